@@ -1,0 +1,27 @@
+//! Fruix core: declare a FreeBSD-based operating system as data and turn it into
+//! content-addressed store items and a bhyve-bootable disk image.
+//!
+//! The pipeline, one module per stage:
+//!
+//! ```text
+//! operating_system! { .. }   (fruix-macros; checked with the same rules as `validate`)
+//!         |
+//!         v
+//! spec::OperatingSystem  --validate::validate()-->  Vec<Violation>
+//!         |
+//!         v
+//! store items -> system closure -> root tree -> ESP + UFS2 -> disk.img   (later stages)
+//! ```
+//!
+//! Specs are plain `serde` data: build them with the macro, in code, or from JSON
+//! ([`OperatingSystem::from_json`]); every path runs the same [`validate`] rules.
+
+pub mod freebsd;
+pub mod spec;
+pub mod validate;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use spec::*;
+pub use validate::{FieldPath, Rule, Violation, Violations};

@@ -1,0 +1,92 @@
+//! The FreeBSD base a system is made of, and its kernel.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Which FreeBSD release the system uses and where its files come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FreeBsdBase {
+    /// Release label, e.g. `15.0-RELEASE`, `14.3-RELEASE-p2`, `16.0-CURRENT`.
+    pub release: String,
+    /// Target architecture.
+    pub arch: Arch,
+    /// Where the base's files come from.
+    pub source: BaseSource,
+}
+
+impl Default for FreeBsdBase {
+    fn default() -> Self {
+        FreeBsdBase {
+            release: "15.0-RELEASE".to_owned(),
+            arch: Arch::Amd64,
+            source: BaseSource::Sample,
+        }
+    }
+}
+
+/// FreeBSD machine architectures (`uname -m` / `MACHINE_ARCH` names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    #[default]
+    Amd64,
+    Aarch64,
+}
+
+impl Arch {
+    pub const ALL: &'static [Arch] = &[Arch::Amd64, Arch::Aarch64];
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::Amd64 => "amd64",
+            Arch::Aarch64 => "aarch64",
+        }
+    }
+}
+
+impl std::str::FromStr for Arch {
+    type Err = crate::validate::UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        crate::validate::names::lookup("architecture", s, Arch::ALL, |a| a.name())
+    }
+}
+
+/// Where a FreeBSD base's files come from.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", deny_unknown_fields)]
+pub enum BaseSource {
+    /// A small base generated in-process with FreeBSD's layout and placeholder contents:
+    /// builds run offline and fast, but the image does not boot a real kernel.
+    #[default]
+    Sample,
+    /// Release distribution sets (`base.txz`, `kernel.txz`) in a directory, each optionally
+    /// pinned by sha256 (otherwise checked against the directory's `MANIFEST`).
+    DistSets {
+        dir: PathBuf,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base_sha256: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kernel_sha256: Option<String>,
+    },
+    /// An already unpacked FreeBSD tree (e.g. a `make installworld DESTDIR=`).
+    Tree { path: PathBuf },
+}
+
+/// The kernel: which configuration, and which modules `loader.conf` loads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Kernel {
+    /// Kernel configuration name (`GENERIC`, `MINIMAL`, ...).
+    pub config: String,
+    /// Modules loaded by the boot loader (`<name>_load="YES"`).
+    pub modules: Vec<String>,
+}
+
+impl Default for Kernel {
+    fn default() -> Self {
+        Kernel {
+            config: "GENERIC".to_owned(),
+            modules: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! Packages added to the system profile.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// A package: a named, versioned file tree that becomes one store item.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Package {
+    /// Package name; unique within a system.
+    pub name: String,
+    /// Version label.
+    pub version: String,
+    /// Where the files come from.
+    pub source: PackageSource,
+}
+
+/// Where a package's files come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", deny_unknown_fields)]
+pub enum PackageSource {
+    /// Files written out in the declaration.
+    Inline { files: Vec<InlineFile> },
+    /// A directory tree on the building host, copied with canonical metadata.
+    Tree { path: PathBuf },
+}
+
+impl Default for PackageSource {
+    fn default() -> Self {
+        PackageSource::Inline { files: Vec::new() }
+    }
+}
+
+/// A file given inline: path inside the package, contents, and whether it is executable.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InlineFile {
+    pub path: String,
+    pub contents: String,
+    pub executable: bool,
+}
+
+impl Package {
+    /// A package made of inline text files, e.g.
+    /// `Package::inline("motd-extras", "1.0", [("share/motd/extra", "hello\n")])`.
+    pub fn inline<'a>(
+        name: &str,
+        version: &str,
+        files: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Package {
+        Package {
+            name: name.to_owned(),
+            version: version.to_owned(),
+            source: PackageSource::Inline {
+                files: files
+                    .into_iter()
+                    .map(|(path, contents)| InlineFile {
+                        path: path.to_owned(),
+                        contents: contents.to_owned(),
+                        executable: false,
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    /// A package copied from a directory tree on the building host.
+    pub fn tree(name: &str, version: &str, path: impl Into<PathBuf>) -> Package {
+        Package {
+            name: name.to_owned(),
+            version: version.to_owned(),
+            source: PackageSource::Tree { path: path.into() },
+        }
+    }
+
+    /// Marks the inline file at `path` executable (mode 0555 in the store).
+    pub fn with_executable(mut self, path: &str) -> Package {
+        if let PackageSource::Inline { files } = &mut self.source {
+            for file in files.iter_mut().filter(|f| f.path == path) {
+                file.executable = true;
+            }
+        }
+        self
+    }
+}
