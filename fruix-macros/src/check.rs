@@ -1,0 +1,25 @@
+//! Running the shared rules on what the macro knows, and turning violations into
+//! compile errors at the spans where the offending values were written.
+
+use crate::ast::Range;
+use crate::lower::Cx;
+use fruix_core::OperatingSystem;
+use proc_macro2::Span;
+
+/// Adds a compile error for every violation of the core's rules that the literal parts of
+/// the declaration decide on their own.
+pub fn check(cx: &mut Cx, os: &OperatingSystem) {
+    for violation in fruix_core::validate::validate(os) {
+        if !violation.is_decidable(&cx.opaque) {
+            continue;
+        }
+        // A violation about a default (a field not written) is pointed at the whole macro.
+        let at = cx
+            .span_of(&violation.path)
+            .unwrap_or_else(|| Range::single(Span::call_site()));
+        match &violation.help {
+            Some(help) => cx.error_help(at, &violation.message, help),
+            None => cx.error(at, &violation.message),
+        }
+    }
+}
