@@ -1,0 +1,12 @@
+use fruix_macros::operating_system;
+
+fn main() {
+    let _os = operating_system! {
+        host_name: "fruix-test",
+        base: sample_base("15.0-RELEASE"),
+        packages: [
+            { name: "hello", version: "1.0", files: { "bin/hello": "echo hello" } },
+            { name: "hello", version: "2.0", tree: "/src/hello" },
+        ],
+    };
+}

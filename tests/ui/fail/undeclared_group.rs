@@ -1,0 +1,13 @@
+use fruix_macros::operating_system;
+
+fn main() {
+    let _os = operating_system! {
+        host_name: "fruix-test",
+        base: sample_base("15.0-RELEASE"),
+        groups: [{ name: "wheel", gid: 0 }, { name: "developers", gid: 1000 }],
+        users: [
+            { name: "root", uid: 0, group: "wheel" },
+            { name: "alice", uid: 1002, group: "developer", groups: ["wheel", "docker"] },
+        ],
+    };
+}

@@ -1,0 +1,10 @@
+use fruix_macros::operating_system;
+
+fn main() {
+    let _os = operating_system! {
+        host_name: "fruix-test",
+        base: sample_base("15.0-RELEASE"),
+        hots_name_typo: "x",
+        users: [{ name: "alice", uid: 1002, group: "wheel", shel: "/bin/sh" }],
+    };
+}

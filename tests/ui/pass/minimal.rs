@@ -1,0 +1,19 @@
+use fruix_macros::operating_system;
+
+fn main() {
+    let os = operating_system! {
+        host_name: "minimal",
+        base: sample_base("14.3-RELEASE"),
+    };
+    // Everything else follows upstream Fruix's defaults.
+    let defaults = fruix_core::OperatingSystem {
+        host_name: "minimal".into(),
+        base: fruix_core::freebsd::sample_base("14.3-RELEASE"),
+        ..Default::default()
+    };
+    assert_eq!(os, defaults);
+    assert_eq!(os.users.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(), ["root", "operator"]);
+    assert_eq!(os.loader.serial_speed, 115_200);
+    assert_eq!(os.image.root_label, "fruix-root");
+    assert_eq!(os.validate(), Ok(()));
+}
