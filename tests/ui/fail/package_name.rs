@@ -1,0 +1,11 @@
+use fruix_macros::operating_system;
+
+fn main() {
+    let _os = operating_system! {
+        host_name: "fruix-test",
+        base: sample_base("15.0-RELEASE"),
+        packages: [
+            { name: "hello world", version: "1.0", files: { "/etc/absolute": "x" } },
+        ],
+    };
+}
