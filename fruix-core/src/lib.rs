@@ -18,6 +18,7 @@
 
 pub mod freebsd;
 pub mod spec;
+pub mod tree;
 pub mod validate;
 
 #[doc(hidden)]
