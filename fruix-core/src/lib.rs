@@ -18,6 +18,7 @@
 
 pub mod freebsd;
 pub mod spec;
+pub mod store;
 pub mod tree;
 pub mod validate;
 

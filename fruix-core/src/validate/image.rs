@@ -88,7 +88,7 @@ fn check_size(size: ByteSize, what: &str, rule: Rule, at: &FieldPath, r: &mut Re
     if size.bytes() == 0 {
         r.error(rule, at.clone(), format!("{what} is zero"));
         false
-    } else if size.bytes() % SECTOR != 0 {
+    } else if !size.bytes().is_multiple_of(SECTOR) {
         let up = ByteSize(size.bytes().div_ceil(SECTOR).saturating_mul(SECTOR));
         r.error(
             rule,

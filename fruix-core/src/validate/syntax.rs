@@ -350,7 +350,7 @@ pub(crate) fn ssh_key_problem(line: &str) -> Option<Problem> {
 /// Strict standard base64 (RFC 4648, padded, canonical trailing bits).
 pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
-    if bytes.is_empty() || bytes.len() % 4 != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(4) {
         return None;
     }
     let pad = bytes.iter().rev().take_while(|b| **b == b'=').count();

@@ -1,0 +1,152 @@
+//! Building one item: write into a private staging directory inside the store, then
+//! [`ItemBuilder::commit`] makes it canonical, names it by its hash, and moves it into
+//! place atomically.
+
+use super::error::{io, Result, StoreError};
+use super::hash::ImageMeta;
+use super::lock::Lock;
+use super::path::{is_valid_item_name, StorePath};
+use super::Store;
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path, PathBuf};
+
+/// An item being built. Dropping it without `commit` removes the staging directory.
+pub struct ItemBuilder<'s> {
+    store: &'s Store,
+    name: String,
+    staging: PathBuf,
+    overlay: BTreeMap<String, ImageMeta>,
+    _staging_lock: Lock,
+    done: bool,
+}
+
+impl<'s> ItemBuilder<'s> {
+    pub(crate) fn new(store: &'s Store, name: &str, staging: PathBuf, lock: Lock) -> Result<Self> {
+        if !is_valid_item_name(name) {
+            return Err(super::path::StorePathError::BadName(name.to_owned()).into());
+        }
+        fs::create_dir(&staging).map_err(io("creating", &staging))?;
+        Ok(ItemBuilder {
+            store,
+            name: name.to_owned(),
+            staging,
+            overlay: BTreeMap::new(),
+            _staging_lock: lock,
+            done: false,
+        })
+    }
+
+    /// The staging directory, for writers that fill it in bulk (e.g. an archive import).
+    pub fn root(&self) -> &Path {
+        &self.staging
+    }
+
+    /// The physical path for `rel` (relative, no `..`), creating parent directories.
+    pub fn prepare(&self, rel: &str) -> Result<PathBuf> {
+        let bad = || StoreError::BadEntry {
+            item: self.name.clone(),
+            path: rel.to_owned(),
+            why: "paths in an item are relative and have no `..`".to_owned(),
+        };
+        let relp = Path::new(rel);
+        if rel.is_empty()
+            || relp
+                .components()
+                .any(|c| !matches!(c, Component::Normal(_)))
+        {
+            return Err(bad());
+        }
+        let full = self.staging.join(relp);
+        if let Some(parent) = full.parent() {
+            fs::create_dir_all(parent).map_err(io("creating", parent))?;
+        }
+        Ok(full)
+    }
+
+    /// Writes a regular file.
+    pub fn file(&mut self, rel: &str, data: &[u8], exec: bool) -> Result<()> {
+        let full = self.prepare(rel)?;
+        let mut f = fs::File::create(&full).map_err(io("creating", &full))?;
+        f.write_all(data).map_err(io("writing", &full))?;
+        set_exec(&full, exec)
+    }
+
+    /// Copies a regular file from `src` (streamed).
+    pub fn copy_file(&mut self, rel: &str, src: &Path, exec: bool) -> Result<()> {
+        let full = self.prepare(rel)?;
+        fs::copy(src, &full).map_err(io("copying", src))?;
+        set_exec(&full, exec)
+    }
+
+    /// Creates a directory.
+    pub fn dir(&mut self, rel: &str) -> Result<()> {
+        let full = self.prepare(rel)?;
+        fs::create_dir_all(&full).map_err(io("creating", &full))
+    }
+
+    /// Creates a symbolic link.
+    pub fn symlink(&mut self, rel: &str, target: &str) -> Result<()> {
+        let full = self.prepare(rel)?;
+        std::os::unix::fs::symlink(target, &full).map_err(io("linking", &full))
+    }
+
+    /// Gives `rel` non-default image metadata (owner, group, mode bits, flags).
+    pub fn set_meta(&mut self, rel: &str, meta: ImageMeta) {
+        self.overlay.insert(rel.to_owned(), meta);
+    }
+
+    /// Makes the contents canonical, hashes them, and moves the item into the store.
+    pub fn commit(mut self) -> Result<StorePath> {
+        canonicalize(&self.staging)?;
+        let overlay = std::mem::take(&mut self.overlay);
+        let path = self.store.register(&self.staging, &self.name, overlay)?;
+        self.done = true;
+        Ok(path)
+    }
+}
+
+impl Drop for ItemBuilder<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            // Best effort: a leftover is also removed the next time the store is opened.
+            let _ = super::remove_tree(&self.staging);
+        }
+    }
+}
+
+fn set_exec(path: &Path, exec: bool) -> Result<()> {
+    let mode = if exec { 0o755 } else { 0o644 };
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(io("setting mode of", path))
+}
+
+/// The fixed time every store entry carries (1970-01-01T00:00:01Z, as Nix).
+pub const STORE_MTIME: i64 = 1;
+
+/// Files 0444/0555, directories 0555, fixed times; children before their directory.
+pub(crate) fn canonicalize(path: &Path) -> Result<()> {
+    let md = fs::symlink_metadata(path).map_err(io("reading", path))?;
+    let time = filetime::FileTime::from_unix_time(STORE_MTIME, 0);
+    if md.file_type().is_symlink() {
+        return filetime::set_symlink_file_times(path, time, time)
+            .map_err(io("setting times of", path));
+    }
+    if md.is_dir() {
+        for entry in fs::read_dir(path).map_err(io("listing", path))? {
+            canonicalize(&entry.map_err(io("listing", path))?.path())?;
+        }
+        fs::set_permissions(path, fs::Permissions::from_mode(0o555))
+            .map_err(io("setting mode of", path))?;
+    } else {
+        let mode = if md.permissions().mode() & 0o111 != 0 {
+            0o555
+        } else {
+            0o444
+        };
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+            .map_err(io("setting mode of", path))?;
+    }
+    filetime::set_file_times(path, time, time).map_err(io("setting times of", path))
+}
