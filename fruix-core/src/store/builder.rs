@@ -74,6 +74,27 @@ impl<'s> ItemBuilder<'s> {
         set_exec(&full, exec)
     }
 
+    /// Writes a regular file from a reader (streamed); returns the bytes written.
+    pub fn file_from(
+        &mut self,
+        rel: &str,
+        data: &mut dyn std::io::Read,
+        exec: bool,
+    ) -> Result<u64> {
+        let full = self.prepare(rel)?;
+        let mut f = fs::File::create(&full).map_err(io("creating", &full))?;
+        let n = std::io::copy(data, &mut f).map_err(io("writing", &full))?;
+        set_exec(&full, exec)?;
+        Ok(n)
+    }
+
+    /// Makes `rel` another name of the file `existing` (both relative to this item).
+    pub fn hard_link(&mut self, rel: &str, existing: &str) -> Result<()> {
+        let from = self.prepare(existing)?;
+        let to = self.prepare(rel)?;
+        fs::hard_link(&from, &to).map_err(io("linking", &to))
+    }
+
     /// Copies a regular file from `src` (streamed).
     pub fn copy_file(&mut self, rel: &str, src: &Path, exec: bool) -> Result<()> {
         let full = self.prepare(rel)?;

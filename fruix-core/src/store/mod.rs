@@ -13,6 +13,9 @@
 //! DIR/.fruix/gc.lock        shared by builders, exclusive for cleanup and GC
 //! ```
 //!
+//! Lock files are empty and stay once created: they hold no data, and deleting one could
+//! let two processes believe they hold the same lock.
+//!
 //! An item counts as present only when its directory and its registration both exist; the
 //! registration is written last. Builders hold `gc.lock` shared, so opening the store can
 //! remove the leftovers of killed builds (staging directories, unregistered item

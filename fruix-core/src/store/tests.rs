@@ -124,8 +124,14 @@ fn references_and_closure() {
     let mut b = s.builder("profile").unwrap();
     b.symlink("app", &app.to_string()).unwrap();
     let profile = b.commit().unwrap();
-    assert_eq!(s.record(&app).unwrap().references, std::slice::from_ref(&lib));
-    assert_eq!(s.record(&profile).unwrap().references, std::slice::from_ref(&app));
+    assert_eq!(
+        s.record(&app).unwrap().references,
+        std::slice::from_ref(&lib)
+    );
+    assert_eq!(
+        s.record(&profile).unwrap().references,
+        std::slice::from_ref(&app)
+    );
     let mut expected = vec![lib, app, profile.clone()];
     expected.sort();
     assert_eq!(s.closure(&[profile]).unwrap(), expected);

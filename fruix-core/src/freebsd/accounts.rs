@@ -1,4 +1,4 @@
-//! FreeBSD's own accounts and bases.
+//! FreeBSD's own accounts.
 //!
 //! The account tables are FreeBSD 14's `etc/master.passwd` and `etc/group` from the
 //! FreeBSD source tree (`freebsd-src`, branch `main`/`stable/14`; root's shell is `/bin/sh`
@@ -6,9 +6,6 @@
 //! merged over these: a declared account with a system account's name replaces it, and a
 //! declared id that collides with a system account of another name is a validation error
 //! (`system-id-clash`).
-
-use crate::{Arch, BaseSource, FreeBsdBase};
-use std::path::PathBuf;
 
 /// One row of FreeBSD's `master.passwd`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,29 +208,6 @@ pub fn system_group_by_gid(gid: u32) -> Option<&'static SystemGroup> {
     SYSTEM_GROUPS.iter().find(|g| g.gid == gid)
 }
 
-/// A base generated in-process (FreeBSD's layout, placeholder contents) for `release`.
-pub fn sample_base(release: &str) -> FreeBsdBase {
-    FreeBsdBase {
-        release: release.to_owned(),
-        arch: Arch::Amd64,
-        source: BaseSource::Sample,
-    }
-}
-
-/// The amd64 release distribution sets (`base.txz`, `kernel.txz`) of `release` in `dir`,
-/// checked against the directory's `MANIFEST`.
-pub fn dist_sets(release: &str, dir: impl Into<PathBuf>) -> FreeBsdBase {
-    FreeBsdBase {
-        release: release.to_owned(),
-        arch: Arch::Amd64,
-        source: BaseSource::DistSets {
-            dir: dir.into(),
-            base_sha256: None,
-            kernel_sha256: None,
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,18 +247,5 @@ mod tests {
         assert_eq!(system_group_by_gid(69).map(|g| g.name), Some("network"));
         assert!(system_user("alice").is_none());
         assert!(system_group_by_gid(1001).is_none());
-    }
-
-    #[test]
-    fn bases() {
-        let sample = sample_base("14.3-RELEASE");
-        assert_eq!(sample.release, "14.3-RELEASE");
-        assert_eq!(sample.source, BaseSource::Sample);
-        let sets = dist_sets("15.0-RELEASE", "/srv/dist");
-        assert_eq!(sets.arch, Arch::Amd64);
-        let BaseSource::DistSets { dir, .. } = sets.source else {
-            panic!("not dist sets: {:?}", sets.source);
-        };
-        assert_eq!(dir, std::path::Path::new("/srv/dist"));
     }
 }

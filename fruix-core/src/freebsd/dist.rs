@@ -1,0 +1,306 @@
+//! Importing FreeBSD release distribution sets (`base.txz`, `kernel.txz`) and unpacked
+//! trees.
+//!
+//! Each set is checked against a pinned sha256, or against the release's `MANIFEST`
+//! (`base.txz<TAB>sha256<TAB>count<TAB>...` lines), before anything is unpacked. The
+//! import is cached by the sets' hashes, so a warm rebuild reads nothing but the manifest.
+
+use super::slices::{read_index, BaseError, BaseItems, EntryData, Provenance, Set, Slicer};
+use crate::store::{ImageMeta, Store};
+use crate::FreeBsdBase;
+use sha2::{Digest, Sha256};
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+fn io_err<'p>(
+    action: &'static str,
+    path: &'p Path,
+) -> impl FnOnce(std::io::Error) -> BaseError + 'p {
+    move |source| BaseError::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The sha256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> Result<String, BaseError> {
+    let mut file = File::open(path).map_err(io_err("opening", path))?;
+    let mut sha = Sha256::new();
+    std::io::copy(&mut file, &mut sha).map_err(io_err("reading", path))?;
+    Ok(hex(&sha.finalize()))
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The sha256 the release's `MANIFEST` in `dir` gives for `set` (e.g. `base.txz`).
+pub fn manifest_sha256(dir: &Path, set: &str) -> Result<String, BaseError> {
+    let file = dir.join("MANIFEST");
+    let text = std::fs::read_to_string(&file).map_err(io_err("reading", &file))?;
+    for line in text.lines() {
+        let mut fields = line.split('\t');
+        if fields.next() == Some(set) {
+            return match fields.next() {
+                Some(sum) if sum.len() == 64 && sum.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                    Ok(sum.to_ascii_lowercase())
+                }
+                _ => Err(BaseError::Manifest {
+                    file,
+                    why: format!("the line for `{set}` has no sha256"),
+                }),
+            };
+        }
+    }
+    Err(BaseError::Manifest {
+        file,
+        why: format!("no line for `{set}`"),
+    })
+}
+
+/// Imports `base.txz` and `kernel.txz` from `dir`.
+pub fn materialize(
+    base: &FreeBsdBase,
+    dir: &Path,
+    base_pin: Option<&str>,
+    kernel_pin: Option<&str>,
+    store: &Store,
+) -> Result<BaseItems, BaseError> {
+    let expected = |pin: Option<&str>, set: &str| match pin {
+        Some(sum) => Ok(sum.to_ascii_lowercase()),
+        None => manifest_sha256(dir, set),
+    };
+    let base_sum = expected(base_pin, "base.txz")?;
+    let kernel_sum = expected(kernel_pin, "kernel.txz")?;
+    let provenance = Provenance {
+        release: base.release.clone(),
+        arch: base.arch.name().to_owned(),
+        source: "dist-sets".to_owned(),
+        base_sha256: Some(base_sum.clone()),
+        kernel_sha256: Some(kernel_sum.clone()),
+    };
+    let key = cache_key(&provenance);
+    let index = store.build_cached::<BaseError>(&key, |store| {
+        let sets = [
+            (dir.join("base.txz"), base_sum.as_str(), Set::Base),
+            (dir.join("kernel.txz"), kernel_sum.as_str(), Set::Kernel),
+        ];
+        for (file, expected, _) in &sets {
+            let actual = sha256_file(file)?;
+            if actual != *expected {
+                return Err(BaseError::Checksum {
+                    file: file.clone(),
+                    expected: (*expected).to_owned(),
+                    actual,
+                });
+            }
+        }
+        let mut slicer = Slicer::new(store, &base.release, "")?;
+        for (file, _, set) in &sets {
+            unpack(file, *set, &mut slicer)?;
+        }
+        Ok(slicer.finish(store, provenance.clone())?.base)
+    })?;
+    read_index(store, &index)
+}
+
+/// The build-cache key of a base: what identifies its contents.
+pub(crate) fn cache_key(p: &Provenance) -> String {
+    let text = format!(
+        "fruix-base-v1\0{}\0{}\0{}\0{}\0{}",
+        p.release,
+        p.arch,
+        p.source,
+        p.base_sha256.as_deref().unwrap_or(""),
+        p.kernel_sha256.as_deref().unwrap_or("")
+    );
+    format!("base-{}", hex(&Sha256::digest(text.as_bytes())))
+}
+
+/// BSD file flags from a `SCHILY.fflags` pax value (`schg,uarch`).
+fn file_flags(value: &str) -> u32 {
+    value
+        .split(',')
+        .map(|flag| match flag.trim() {
+            "nodump" => 0x1,
+            "uchg" | "uimmutable" => 0x2,
+            "uappnd" | "uappend" => 0x4,
+            "opaque" => 0x8,
+            "uunlnk" | "uunlink" => 0x10,
+            "arch" | "archived" => 0x1_0000,
+            "schg" | "simmutable" => 0x2_0000,
+            "sappnd" | "sappend" => 0x4_0000,
+            "sunlnk" | "sunlink" => 0x10_0000,
+            _ => 0,
+        })
+        .fold(0, |a, b| a | b)
+}
+
+/// Streams one `.txz` into the slicer.
+fn unpack(file: &Path, set: Set, slicer: &mut Slicer<'_>) -> Result<(), BaseError> {
+    let name = file.display().to_string();
+    slicer.set_origin(&name);
+    let archive_err = |e: std::io::Error| BaseError::Archive {
+        archive: name.clone(),
+        why: e.to_string(),
+    };
+    let reader = File::open(file).map_err(io_err("opening", file))?;
+    let mut archive = tar::Archive::new(xz2::read::XzDecoder::new(reader));
+    for entry in archive.entries().map_err(archive_err)? {
+        let mut entry = entry.map_err(archive_err)?;
+        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let header = entry.header();
+        let mode = header.mode().map_err(archive_err)?;
+        let uid = header.uid().map_err(archive_err)?;
+        let gid = header.gid().map_err(archive_err)?;
+        let kind = header.entry_type();
+        let link = entry
+            .link_name_bytes()
+            .map(|l| String::from_utf8_lossy(&l).into_owned());
+        let mut flags = 0;
+        if let Some(exts) = entry.pax_extensions().map_err(archive_err)? {
+            for ext in exts {
+                let ext = ext.map_err(archive_err)?;
+                if ext.key() == Ok("SCHILY.fflags") {
+                    flags = file_flags(ext.value().unwrap_or(""));
+                }
+            }
+        }
+        let (Ok(uid), Ok(gid)) = (u32::try_from(uid), u32::try_from(gid)) else {
+            return Err(BaseError::Entry {
+                archive: name.clone(),
+                entry: raw,
+                why: format!("owner {uid}:{gid} does not fit FreeBSD's 32-bit ids"),
+            });
+        };
+        let meta = ImageMeta {
+            uid,
+            gid,
+            perm: (mode & 0o7777) as u16,
+            flags,
+        };
+        let data = match kind {
+            tar::EntryType::Directory => EntryData::Dir,
+            tar::EntryType::Regular | tar::EntryType::Continuous => EntryData::File {
+                data: &mut entry,
+                exec: mode & 0o111 != 0,
+            },
+            tar::EntryType::Symlink => EntryData::Symlink(link.unwrap_or_default()),
+            tar::EntryType::Link => EntryData::HardLink(link.unwrap_or_default()),
+            tar::EntryType::Char => EntryData::Special("character device"),
+            tar::EntryType::Block => EntryData::Special("block device"),
+            tar::EntryType::Fifo => EntryData::Special("FIFO"),
+            _ => continue, // pax/GNU metadata records, already applied by the tar reader
+        };
+        slicer.add(set, &raw, data, meta)?;
+    }
+    Ok(())
+}
+
+/// Imports an unpacked FreeBSD tree (e.g. `make installworld installkernel DESTDIR=`):
+/// metadata from the host files, `boot/kernel` as the kernel slice.
+pub fn materialize_tree(
+    base: &FreeBsdBase,
+    root: &Path,
+    store: &Store,
+) -> Result<BaseItems, BaseError> {
+    let provenance = Provenance {
+        release: base.release.clone(),
+        arch: base.arch.name().to_owned(),
+        source: "tree".to_owned(),
+        base_sha256: None,
+        kernel_sha256: None,
+    };
+    // A tree can change at any time: no cache, but the store still deduplicates.
+    let mut slicer = Slicer::new(store, &base.release, &root.display().to_string())?;
+    walk_tree(
+        root,
+        root,
+        &mut slicer,
+        &mut std::collections::HashMap::new(),
+    )?;
+    slicer.finish(store, provenance)
+}
+
+/// Hard-linked files seen so far, by (device, inode), with their first path.
+type Inodes = std::collections::HashMap<(u64, u64), String>;
+
+fn walk_tree(
+    root: &Path,
+    dir: &Path,
+    slicer: &mut Slicer<'_>,
+    inodes: &mut Inodes,
+) -> Result<(), BaseError> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io_err("listing", dir))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(io_err("listing", dir))?;
+    entries.sort();
+    for path in entries {
+        let md = std::fs::symlink_metadata(&path).map_err(io_err("reading", &path))?;
+        let rel = path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .into_owned();
+        let set = if rel == "boot/kernel" || rel.starts_with("boot/kernel/") {
+            Set::Kernel
+        } else {
+            Set::Base
+        };
+        let meta = ImageMeta {
+            uid: md.uid(),
+            gid: md.gid(),
+            perm: (md.mode() & 0o7777) as u16,
+            flags: 0,
+        };
+        let ft = md.file_type();
+        if ft.is_dir() {
+            slicer.add(set, &rel, EntryData::Dir, meta)?;
+            walk_tree(root, &path, slicer, inodes)?;
+        } else if ft.is_symlink() {
+            let target = std::fs::read_link(&path).map_err(io_err("reading link", &path))?;
+            slicer.add(
+                set,
+                &rel,
+                EntryData::Symlink(target.to_string_lossy().into_owned()),
+                meta,
+            )?;
+        } else if ft.is_file() {
+            if md.nlink() > 1 {
+                if let Some(first) = inodes.get(&(md.dev(), md.ino())) {
+                    slicer.add(set, &rel, EntryData::HardLink(String::clone(first)), meta)?;
+                    continue;
+                }
+                inodes.insert((md.dev(), md.ino()), rel.clone());
+            }
+            let mut file = File::open(&path).map_err(io_err("opening", &path))?;
+            let exec = md.mode() & 0o111 != 0;
+            slicer.add(
+                set,
+                &rel,
+                EntryData::File {
+                    data: &mut file as &mut dyn Read,
+                    exec,
+                },
+                meta,
+            )?;
+        } else {
+            let what = if ft.is_char_device() {
+                "character device"
+            } else if ft.is_block_device() {
+                "block device"
+            } else if ft.is_fifo() {
+                "FIFO"
+            } else {
+                "socket"
+            };
+            slicer.add(set, &rel, EntryData::Special(what), meta)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,325 @@
+//! Splitting a FreeBSD base into store items, whatever it comes from.
+//!
+//! Entries arrive one at a time (from a tar stream, a host tree, or the sample generator)
+//! and are written straight into the staging directory of their slice: nothing is held in
+//! memory but the names seen so far. Every entry is checked before anything is written:
+//! relative, no `..`, not through a symlink, not twice, hard links only to files already
+//! seen, no device nodes.
+
+use crate::store::hash::{default_meta, EntryKind};
+use crate::store::{ImageMeta, ItemBuilder, Store, StoreError, StorePath};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+use std::path::PathBuf;
+
+/// The store items of one base.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaseItems {
+    /// Index item: links to the slices and `provenance.json`.
+    pub base: StorePath,
+    pub runtime: StorePath,
+    pub bootloader: StorePath,
+    pub kernel: StorePath,
+    pub provenance: Provenance,
+}
+
+/// Where a base came from, recorded in the base item and in the system's metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    pub release: String,
+    pub arch: String,
+    /// `sample`, `dist-sets` or `tree`.
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_sha256: Option<String>,
+}
+
+/// Why a base could not be imported. The store is left as it was.
+#[derive(Debug, thiserror::Error)]
+pub enum BaseError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("`{archive}`: entry `{entry}`: {why}")]
+    Entry {
+        archive: String,
+        entry: String,
+        why: String,
+    },
+    #[error("`{}`: sha256 is {actual}, expected {expected}", file.display())]
+    Checksum {
+        file: PathBuf,
+        expected: String,
+        actual: String,
+    },
+    #[error("`{}`: {why}", file.display())]
+    Manifest { file: PathBuf, why: String },
+    #[error("`{archive}` is not a readable xz-compressed tar archive: {why}")]
+    Archive { archive: String, why: String },
+    #[error("{action} `{}`: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("base index `{0}` is damaged")]
+    BadIndex(String),
+}
+
+/// Which distribution set an entry comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Set {
+    Base,
+    Kernel,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Slice {
+    Runtime = 0,
+    Bootloader = 1,
+    Kernel = 2,
+}
+
+/// One archive entry, already typed.
+pub enum EntryData<'r> {
+    Dir,
+    File {
+        data: &'r mut dyn Read,
+        exec: bool,
+    },
+    Symlink(String),
+    /// Another name for the file at this (archive) path.
+    HardLink(String),
+    /// Device nodes, FIFOs, sockets: never accepted in a base.
+    Special(&'static str),
+}
+
+/// Routes entries into the three slice builders.
+pub struct Slicer<'s> {
+    builders: Vec<ItemBuilder<'s>>,
+    origin: String,
+    /// Paths seen per set: `kernel.txz` and `base.txz` both hold `./boot`.
+    seen: HashSet<(Set, String)>,
+    symlinks: HashSet<String>,
+    files: HashMap<String, Slice>,
+}
+
+/// `./usr/bin/x` -> `usr/bin/x`; `None` for the archive's root entry.
+fn normalize(raw: &str) -> Result<Option<String>, String> {
+    if raw.starts_with('/') {
+        return Err("absolute paths are not allowed".into());
+    }
+    if raw.contains('\0') {
+        return Err("the name holds a NUL byte".into());
+    }
+    let mut parts = Vec::new();
+    for part in raw.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return Err("`..` is not allowed".into()),
+            p if p.len() > 255 => return Err("a name is longer than 255 bytes".into()),
+            p => parts.push(p),
+        }
+    }
+    Ok((!parts.is_empty()).then(|| parts.join("/")))
+}
+
+impl<'s> Slicer<'s> {
+    pub fn new(store: &'s Store, release: &str, origin: &str) -> Result<Self, BaseError> {
+        let builders = vec![
+            store.builder(&format!("freebsd-runtime-{release}"))?,
+            store.builder(&format!("freebsd-bootloader-{release}"))?,
+            store.builder(&format!("freebsd-kernel-{release}"))?,
+        ];
+        Ok(Slicer {
+            builders,
+            origin: origin.to_owned(),
+            seen: HashSet::new(),
+            symlinks: HashSet::new(),
+            files: HashMap::new(),
+        })
+    }
+
+    /// Names the archive entries come from (for error messages).
+    pub fn set_origin(&mut self, origin: &str) {
+        self.origin = origin.to_owned();
+    }
+
+    fn refuse(&self, entry: &str, why: impl Into<String>) -> BaseError {
+        BaseError::Entry {
+            archive: self.origin.clone(),
+            entry: entry.to_owned(),
+            why: why.into(),
+        }
+    }
+
+    /// Adds one entry of `set` at archive path `raw` with image metadata `meta`.
+    pub fn add(
+        &mut self,
+        set: Set,
+        raw: &str,
+        data: EntryData<'_>,
+        meta: ImageMeta,
+    ) -> Result<(), BaseError> {
+        let path = match normalize(raw) {
+            Ok(Some(path)) => path,
+            Ok(None) => return Ok(()),
+            Err(why) => return Err(self.refuse(raw, why)),
+        };
+        let mut prefix = String::new();
+        for part in path.split('/') {
+            if !prefix.is_empty() {
+                if self.symlinks.contains(&prefix) {
+                    return Err(self.refuse(
+                        raw,
+                        format!("it would be written through the symlink `{prefix}`"),
+                    ));
+                }
+                prefix.push('/');
+            }
+            prefix.push_str(part);
+        }
+        if !self.seen.insert((set, path.clone())) {
+            return Err(self.refuse(raw, "the archive holds this path twice"));
+        }
+        let slice = match set {
+            Set::Kernel => Slice::Kernel,
+            Set::Base if path == "boot" || path.starts_with("boot/") => Slice::Bootloader,
+            Set::Base => Slice::Runtime,
+        };
+        let kind = match data {
+            EntryData::Dir => {
+                self.builders[slice as usize].dir(&path)?;
+                EntryKind::Dir
+            }
+            EntryData::File { data, exec } => {
+                self.builders[slice as usize]
+                    .file_from(&path, data, exec)
+                    .map_err(|e| match e {
+                        StoreError::Io { source, .. }
+                            if source.kind() != std::io::ErrorKind::StorageFull =>
+                        {
+                            BaseError::Archive {
+                                archive: self.origin.clone(),
+                                why: format!("reading `{path}`: {source}"),
+                            }
+                        }
+                        other => other.into(),
+                    })?;
+                self.files.insert(path.clone(), slice);
+                EntryKind::File { exec }
+            }
+            EntryData::Symlink(target) => {
+                if target.is_empty() || target.contains('\0') {
+                    return Err(self.refuse(raw, "the symlink target is empty or holds NUL"));
+                }
+                self.builders[slice as usize].symlink(&path, &target)?;
+                self.symlinks.insert(path.clone());
+                EntryKind::Symlink
+            }
+            EntryData::HardLink(target) => {
+                let target = match normalize(&target) {
+                    Ok(Some(t)) => t,
+                    _ => {
+                        return Err(self.refuse(
+                            raw,
+                            format!("hard link to `{target}`, which is outside the archive"),
+                        ))
+                    }
+                };
+                let Some(&from) = self.files.get(&target) else {
+                    return Err(self.refuse(
+                        raw,
+                        format!("hard link to `{target}`, which is not a file seen before"),
+                    ));
+                };
+                if from == slice {
+                    self.builders[slice as usize].hard_link(&path, &target)?;
+                } else {
+                    // Slices are separate items: a link across them becomes a copy.
+                    let src = self.builders[from as usize].root().join(&target);
+                    let exec = is_exec(&src);
+                    self.builders[slice as usize].copy_file(&path, &src, exec)?;
+                }
+                self.files.insert(path.clone(), slice);
+                // A hard link shares its target's metadata.
+                return Ok(());
+            }
+            EntryData::Special(what) => {
+                return Err(self.refuse(
+                    raw,
+                    format!("{what}s do not belong in a FreeBSD base (devfs makes device nodes)"),
+                ))
+            }
+        };
+        if meta != default_meta(kind) {
+            self.builders[slice as usize].set_meta(&path, meta);
+        }
+        Ok(())
+    }
+
+    /// Commits the three slices and the index item that ties them to their provenance.
+    pub fn finish(self, store: &Store, provenance: Provenance) -> Result<BaseItems, BaseError> {
+        let mut paths = Vec::new();
+        for builder in self.builders {
+            paths.push(builder.commit()?);
+        }
+        let (runtime, bootloader, kernel) = (paths[0].clone(), paths[1].clone(), paths[2].clone());
+        let mut index = store.builder(&format!("freebsd-base-{}", provenance.release))?;
+        index.symlink("runtime", &runtime.to_string())?;
+        index.symlink("bootloader", &bootloader.to_string())?;
+        index.symlink("kernel", &kernel.to_string())?;
+        let json = serde_json::to_vec_pretty(&provenance)
+            .map_err(|e| BaseError::BadIndex(e.to_string()))?;
+        index.file("provenance.json", &json, false)?;
+        let base = index.commit()?;
+        Ok(BaseItems {
+            base,
+            runtime,
+            bootloader,
+            kernel,
+            provenance,
+        })
+    }
+}
+
+fn is_exec(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+}
+
+/// Reads a base index item back (for cache hits).
+pub fn read_index(store: &Store, base: &StorePath) -> Result<BaseItems, BaseError> {
+    let dir = store.physical(base);
+    let bad = || BaseError::BadIndex(base.to_string());
+    let link = |name: &str| -> Result<StorePath, BaseError> {
+        let target = std::fs::read_link(dir.join(name)).map_err(|_| bad())?;
+        target.to_str().and_then(|t| t.parse().ok()).ok_or_else(bad)
+    };
+    let json = std::fs::read(dir.join("provenance.json")).map_err(|_| bad())?;
+    let provenance = serde_json::from_slice(&json).map_err(|_| bad())?;
+    Ok(BaseItems {
+        base: base.clone(),
+        runtime: link("runtime")?,
+        bootloader: link("bootloader")?,
+        kernel: link("kernel")?,
+        provenance,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+
+    #[test]
+    fn normalizes_and_refuses_escapes() {
+        assert_eq!(normalize("./usr/bin/ls"), Ok(Some("usr/bin/ls".into())));
+        assert_eq!(normalize("."), Ok(None));
+        assert_eq!(normalize("./"), Ok(None));
+        assert!(normalize("/etc/passwd").is_err());
+        assert!(normalize("usr/../../etc").is_err());
+    }
+}
