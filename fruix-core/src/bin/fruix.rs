@@ -1,0 +1,159 @@
+//! `fruix`: the command-line front end. Parses arguments, calls the library, prints.
+//! Exit codes: 0 success, 1 failure, 2 usage.
+
+use std::fs::File;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use fruix_core::image::ufs::{self, UfsLayout, UfsOptions};
+
+#[derive(Parser)]
+#[command(name = "fruix", about = "Declarative FreeBSD systems", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a UFS2 image of a host directory (like FreeBSD's makefs).
+    Makefs {
+        /// File-system type; only `ufs2`.
+        #[arg(short = 't', value_name = "TYPE")]
+        fstype: String,
+        /// Image size in bytes, with an optional k, m, g or t suffix; the smallest size
+        /// that holds the tree when omitted.
+        #[arg(short = 's', value_name = "SIZE", value_parser = parse_size)]
+        size: Option<u64>,
+        /// Options, comma-separated or repeated: `label=NAME`.
+        #[arg(short = 'o', value_name = "OPTIONS")]
+        options: Vec<String>,
+        /// Seconds since the epoch to use for every timestamp.
+        #[arg(short = 'T', value_name = "EPOCH", allow_negative_numbers = true)]
+        epoch: Option<i64>,
+        /// The image file to write.
+        image: std::path::PathBuf,
+        /// The directory to copy.
+        directory: std::path::PathBuf,
+    },
+    /// Check the UFS2 file system of an image, or of every UFS partition of a GPT disk.
+    Fsck { image: std::path::PathBuf },
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m: u64 = match c.to_ascii_lowercase() {
+                'b' => 1,
+                'k' => 1 << 10,
+                'm' => 1 << 20,
+                'g' => 1 << 30,
+                't' => 1 << 40,
+                _ => return Err(format!("unknown size suffix `{c}`")),
+            };
+            (&s[..i], m)
+        }
+        _ => (s, 1),
+    };
+    let n: u64 = num.parse().map_err(|_| format!("`{s}` is not a size"))?;
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("`{s}` is too large"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Makefs {
+            fstype,
+            size,
+            options,
+            epoch,
+            image,
+            directory,
+        } => makefs(&fstype, size, &options, epoch, &image, &directory),
+        Command::Fsck { image } => fsck(&image),
+    };
+    result.unwrap_or_else(|message| {
+        eprintln!("fruix: {message}");
+        ExitCode::from(1)
+    })
+}
+
+fn usage(message: String) -> Result<ExitCode, String> {
+    eprintln!("fruix makefs: {message}");
+    Ok(ExitCode::from(2))
+}
+
+fn makefs(
+    fstype: &str,
+    size: Option<u64>,
+    options: &[String],
+    epoch: Option<i64>,
+    image: &Path,
+    directory: &Path,
+) -> Result<ExitCode, String> {
+    if fstype != "ufs2" {
+        return usage(format!("unsupported type `{fstype}` (only ufs2)"));
+    }
+    let mut opts = UfsOptions {
+        size,
+        time: epoch,
+        ..UfsOptions::default()
+    };
+    for opt in options.iter().flat_map(|o| o.split(',')) {
+        match opt.split_once('=') {
+            Some(("label", name)) => opts.label = Some(name.to_string()),
+            Some(("version", "2")) => {}
+            _ => {
+                return usage(format!(
+                    "unknown option `{opt}` (known: label=NAME, version=2)"
+                ))
+            }
+        }
+    }
+    let tree = ufs::tree_from_host(directory, epoch).map_err(|e| e.to_string())?;
+    let layout = UfsLayout::plan(&tree, &opts).map_err(|e| e.to_string())?;
+    let shown = image.display();
+    let mut file = File::create(image).map_err(|e| format!("{shown}: {e}"))?;
+    layout
+        .write_to(&mut file, 0)
+        .map_err(|e| format!("{shown}: {e}"))?;
+    let g = &layout.geometry;
+    println!(
+        "{shown}: {} bytes, {} of {} inodes, {} cylinder groups of {} blocks",
+        layout.size_bytes,
+        layout.inodes.len() + 2,
+        g.inodes(),
+        g.ncg,
+        g.fpg / g.frag
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn fsck(image: &Path) -> Result<ExitCode, String> {
+    let shown = image.display();
+    let mut file = File::open(image).map_err(|e| format!("{shown}: {e}"))?;
+    let results = ufs::check_image(&mut file).map_err(|e| format!("{shown}: {e}"))?;
+    if results.is_empty() {
+        return Err(format!("{shown}: no UFS partition found"));
+    }
+    let mut bad = false;
+    for (name, problems) in results {
+        if problems.is_empty() {
+            println!("{shown}: {name}: clean");
+        } else {
+            bad = true;
+            println!("{shown}: {name}: {} problems", problems.len());
+            for p in problems {
+                println!("  {p}");
+            }
+        }
+    }
+    Ok(if bad {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
