@@ -17,6 +17,7 @@
 //! ([`OperatingSystem::from_json`]); every path runs the same [`validate`] rules.
 
 pub mod freebsd;
+pub mod image;
 pub mod spec;
 pub mod store;
 pub mod tree;
