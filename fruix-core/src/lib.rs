@@ -18,8 +18,10 @@
 
 pub mod freebsd;
 pub mod image;
+pub mod rootfs;
 pub mod spec;
 pub mod store;
+pub mod system;
 pub mod tree;
 pub mod validate;
 

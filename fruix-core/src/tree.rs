@@ -89,7 +89,7 @@ pub enum NodeKind {
     /// Target bytes, as readlink(2) returns them.
     Symlink(Vec<u8>),
     /// Another name for the regular file at this path (from the tree's root, no leading
-    /// `/`): one inode, several links.
+    /// `/`): one inode, several links. The target comes earlier in [`FileTree::walk`] order.
     HardLink(Vec<u8>),
     CharDevice {
         rdev: u64,

@@ -25,11 +25,12 @@ pub fn default_base() -> FreeBsdBase {
     }
 }
 
-/// Services every Fruix machine runs: network configuration, then sshd.
+/// Services every Fruix machine runs: ssh host keys once, then sshd. (The network is
+/// configured by rc.conf's `ifconfig_vtnet0`, before Shepherd starts.)
 pub fn base_services() -> Vec<Service> {
     vec![
-        Service::new("networking", ["/sbin/dhclient", "vtnet0"]).one_shot(),
-        Service::new("sshd", ["/usr/sbin/sshd", "-D"]).requires(["networking"]),
+        Service::new("ssh-host-keys", ["/usr/bin/ssh-keygen", "-A"]).one_shot(),
+        Service::new("sshd", ["/usr/sbin/sshd", "-D"]).requires(["ssh-host-keys"]),
     ]
 }
 
@@ -78,7 +79,8 @@ pub fn fruix_freebsd() -> OperatingSystem {
         ],
         rc_conf: {
             ifconfig_vtnet0: "DHCP",
-            sshd_enable: true,
+            // sshd runs under Shepherd, not rc.d.
+            sshd_enable: false,
             dumpdev: "NO",
         },
         sysctl: { "kern.ipc.somaxconn": 1024, "security.bsd.see_other_uids": 0 },
@@ -101,7 +103,7 @@ mod tests {
         assert_eq!(os.host_name, "fruix-freebsd");
         assert_eq!(os.services.len(), 3);
         assert_eq!(os.services[2].requires, ["sshd"]);
-        assert_eq!(os.rc_conf["sshd_enable"], "YES");
+        assert_eq!(os.rc_conf["sshd_enable"], "NO");
         assert_eq!(os.sysctl["kern.ipc.somaxconn"], "1024");
     }
 }

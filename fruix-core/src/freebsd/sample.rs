@@ -102,8 +102,10 @@ const BASE: &[Sample] = &[
     e("usr", Kind::Dir, 0o755),
     e("usr/bin", Kind::Dir, 0o755),
     e("usr/bin/env", Kind::File, 0o555),
+    e("usr/bin/install", Kind::File, 0o555),
     e("usr/bin/login", Kind::File, 0o4555),
     e("usr/bin/passwd", Kind::File, 0o4555),
+    e("usr/bin/ssh-keygen", Kind::File, 0o555),
     e("usr/bin/su", Kind::File, 0o4555),
     e("usr/bin/touch", Kind::File, 0o555),
     Sample {

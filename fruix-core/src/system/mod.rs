@@ -1,0 +1,325 @@
+//! The system closure: everything one declaration needs, as store items, tied together by
+//! the system item `<hash>-fruix-system-<host>`:
+//!
+//! ```text
+//! activate                      -> config item: sets up accounts, homes, runtime dirs
+//! boot/kernel                   -> kernel slice
+//! boot/loader.efi, lua, ...     -> bootloader slice
+//! boot/loader.conf              -> config item
+//! etc                           -> config item: rc.conf, fstab, passwd, group, hosts, ...
+//! shepherd/init.scm             -> config item
+//! usr/local/etc/rc.d/fruix-*    -> config item
+//! profile                       -> profile item: base userland + packages
+//! metadata/spec.json            the declaration (host paths replaced by content identities)
+//! metadata/base.json            the base's items and provenance
+//! metadata/closure              every item the system needs, one per line
+//! ```
+
+mod accounts;
+mod activate;
+pub mod etc;
+mod packages;
+mod profile;
+mod quote;
+pub mod shepherd;
+
+use crate::freebsd::{materialize_base, BaseError, BaseItems};
+use crate::store::{ImageMeta, Store, StoreError, StorePath};
+use crate::{BaseSource, OperatingSystem, PackageSource, Violations};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// Why a system could not be built. The store keeps whatever complete items were made.
+#[derive(Debug, thiserror::Error)]
+pub enum SystemError {
+    #[error(transparent)]
+    Invalid(#[from] Violations),
+    #[error(transparent)]
+    Base(#[from] BaseError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("package `{name}`: {why}")]
+    Package { name: String, why: String },
+    #[error(
+        "kernel module `{module}` is not in the kernel ({kernel}/boot/kernel has no `{module}.ko`)"
+    )]
+    MissingModule { module: String, kernel: String },
+    #[error("time zone `{zone}` is not in the base ({runtime} has no usr/share/zoneinfo/{zone})")]
+    MissingTimeZone { zone: String, runtime: String },
+    #[error("`{path}` is provided by both {first} and {second}")]
+    ProfileConflict {
+        path: String,
+        first: String,
+        second: String,
+    },
+    #[error("{action} `{}`: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("system item `{0}` is damaged")]
+    Damaged(String),
+}
+
+impl SystemError {
+    pub(crate) fn io(action: &'static str, path: &Path, source: std::io::Error) -> SystemError {
+        SystemError::Io {
+            action,
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
+/// A built system and its parts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemClosure {
+    /// The system item.
+    pub system: StorePath,
+    /// Generated configuration (etc, boot/loader.conf, activate, shepherd, rc.d).
+    pub config: StorePath,
+    /// Base userland and packages.
+    pub profile: StorePath,
+    pub base: BaseItems,
+    pub packages: Vec<StorePath>,
+    /// Every item, the system item included, sorted.
+    pub items: Vec<StorePath>,
+}
+
+/// Bumped whenever generated contents change, so cached systems are rebuilt.
+const SCHEME: &str = "fruix-system-v1";
+
+/// Builds the system closure of `os` into `store`, or finds it in the build cache.
+pub fn build_system(os: &OperatingSystem, store: &Store) -> Result<SystemClosure, SystemError> {
+    os.validate()?;
+    let base = materialize_base(&os.base, store)?;
+    let key = cache_key(os, &base)?;
+    let system =
+        store.build_cached::<SystemError>(&key, |store| build_uncached(os, &base, store))?;
+    load(store, &system)
+}
+
+/// What identifies a system's contents: the declaration, its base, and the state of any
+/// host trees its packages copy (names, sizes and times; contents are hashed when copied).
+fn cache_key(os: &OperatingSystem, base: &BaseItems) -> Result<String, SystemError> {
+    let mut sha = Sha256::new();
+    sha.update(SCHEME);
+    sha.update(os.to_json());
+    sha.update(base.base.to_string());
+    for package in &os.packages {
+        if let PackageSource::Tree { path } = &package.source {
+            tree_stamp(path, &mut sha)?;
+        }
+    }
+    let digest = sha.finalize();
+    Ok(format!("system-{}", crate::freebsd::dist::hex(&digest)))
+}
+
+fn tree_stamp(path: &Path, sha: &mut Sha256) -> Result<(), SystemError> {
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::symlink_metadata(path).map_err(|e| SystemError::io("reading", path, e))?;
+    sha.update(format!(
+        "{}\0{}\0{}\0{}\n",
+        path.display(),
+        md.size(),
+        md.mtime(),
+        md.mtime_nsec()
+    ));
+    if md.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| SystemError::io("listing", path, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for entry in entries {
+            tree_stamp(&entry, sha)?;
+        }
+    }
+    Ok(())
+}
+
+/// The declaration as recorded in the system: host paths (release-set directories,
+/// package trees) replaced by what identifies their contents, so that the system item
+/// does not depend on where things were on the building host.
+fn portable_spec(os: &OperatingSystem, base: &BaseItems, packages: &[StorePath]) -> String {
+    let mut os = os.clone();
+    os.base.source = match os.base.source {
+        BaseSource::Sample => BaseSource::Sample,
+        _ => BaseSource::Tree {
+            path: PathBuf::from(base.base.to_string()),
+        },
+    };
+    for (package, item) in os.packages.iter_mut().zip(packages) {
+        if let PackageSource::Tree { path } = &mut package.source {
+            *path = PathBuf::from(item.to_string());
+        }
+    }
+    os.to_json()
+}
+
+fn build_uncached(
+    os: &OperatingSystem,
+    base: &BaseItems,
+    store: &Store,
+) -> Result<StorePath, SystemError> {
+    let kernel_dir = store.physical(&base.kernel).join("boot/kernel");
+    for module in &os.kernel.modules {
+        if !kernel_dir.join(format!("{module}.ko")).is_file() {
+            return Err(SystemError::MissingModule {
+                module: module.clone(),
+                kernel: base.kernel.to_string(),
+            });
+        }
+    }
+    let zone = store
+        .physical(&base.runtime)
+        .join("usr/share/zoneinfo")
+        .join(&os.time_zone);
+    if !zone.is_file() {
+        return Err(SystemError::MissingTimeZone {
+            zone: os.time_zone.clone(),
+            runtime: base.runtime.to_string(),
+        });
+    }
+    let mut packages = Vec::new();
+    for package in &os.packages {
+        packages.push(packages::materialize(package, store)?);
+    }
+    let mut profile_items = vec![base.runtime.clone()];
+    profile_items.extend(packages.iter().cloned());
+    let profile = profile::build(&profile_items, store)?;
+    let config = build_config(os, &zone, store)?;
+
+    let mut deps = vec![config.clone(), profile.clone(), base.base.clone()];
+    deps.extend(packages.iter().cloned());
+    let closure = store.closure(&deps)?;
+
+    let mut b = store.builder(&format!("fruix-system-{}", os.host_name))?;
+    b.symlink("activate", &config.join("activate"))?;
+    b.symlink("etc", &config.join("etc"))?;
+    b.symlink("shepherd", &config.join("shepherd"))?;
+    b.symlink("profile", &profile.to_string())?;
+    for script in ["fruix-shepherd", "fruix-activate"] {
+        b.symlink(
+            &format!("usr/local/etc/rc.d/{script}"),
+            &config.join(&format!("rc.d/{script}")),
+        )?;
+    }
+    b.symlink("boot/kernel", &base.kernel.join("boot/kernel"))?;
+    let loader_dir = store.physical(&base.bootloader).join("boot");
+    let mut boot_entries: Vec<String> = std::fs::read_dir(&loader_dir)
+        .map_err(|e| SystemError::io("listing", &loader_dir, e))?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n != "kernel")
+        .collect();
+    boot_entries.sort();
+    for name in boot_entries {
+        b.symlink(
+            &format!("boot/{name}"),
+            &base.bootloader.join(&format!("boot/{name}")),
+        )?;
+    }
+    b.symlink("boot/loader.conf", &config.join("boot/loader.conf"))?;
+    b.symlink("boot/shepherd-pid1", &config.join("boot/shepherd-pid1"))?;
+    b.file(
+        "metadata/spec.json",
+        portable_spec(os, base, &packages).as_bytes(),
+        false,
+    )?;
+    let base_json =
+        serde_json::to_vec_pretty(base).map_err(|e| SystemError::Damaged(e.to_string()))?;
+    b.file("metadata/base.json", &base_json, false)?;
+    let list: String = closure.iter().map(|i| format!("{i}\n")).collect();
+    b.file("metadata/closure", list.as_bytes(), false)?;
+    Ok(b.commit()?)
+}
+
+fn build_config(
+    os: &OperatingSystem,
+    zone: &Path,
+    store: &Store,
+) -> Result<StorePath, SystemError> {
+    let mut b = store.builder(&format!("fruix-config-{}", os.host_name))?;
+    let files: [(&str, String, bool); 15] = [
+        ("etc/rc.conf", etc::rc_conf(os), false),
+        ("etc/fstab", etc::fstab(os), false),
+        ("etc/hosts", etc::hosts(os), false),
+        ("etc/motd", etc::motd(os), false),
+        ("etc/sysctl.conf", etc::sysctl_conf(os), false),
+        ("etc/master.passwd", accounts::master_passwd(os), false),
+        ("etc/passwd", accounts::passwd(os), false),
+        ("etc/group", accounts::group(os), false),
+        ("etc/shells", accounts::shells(os), false),
+        ("boot/loader.conf", etc::loader_conf(os), false),
+        ("boot/shepherd-pid1", shepherd::pid1_script(), true),
+        ("activate", activate::activate(os), true),
+        ("shepherd/init.scm", shepherd::init_scm(os), false),
+        ("rc.d/fruix-shepherd", shepherd::rc_script(), true),
+        ("rc.d/fruix-activate", activate::rc_script(), true),
+    ];
+    for (path, text, exec) in &files {
+        b.file(path, text.as_bytes(), *exec)?;
+    }
+    // Password hashes: readable by root only in the image (the build host's copy is 0444).
+    b.set_meta("etc/master.passwd", ImageMeta::root(0o600));
+    b.copy_file("etc/localtime", zone, false)?;
+    for user in &os.users {
+        if !user.ssh_keys.is_empty() {
+            let keys: String = user.ssh_keys.iter().map(|k| format!("{k}\n")).collect();
+            b.file(
+                &format!("etc/fruix/authorized_keys/{}", user.name),
+                keys.as_bytes(),
+                false,
+            )?;
+        }
+    }
+    Ok(b.commit()?)
+}
+
+/// Reads a built system back from its item.
+pub fn load(store: &Store, system: &StorePath) -> Result<SystemClosure, SystemError> {
+    let dir = store.physical(system);
+    let damaged = || SystemError::Damaged(system.to_string());
+    let item_of = |link: &str| -> Result<StorePath, SystemError> {
+        let target = std::fs::read_link(dir.join(link)).map_err(|_| damaged())?;
+        let target = target.to_str().ok_or_else(damaged)?;
+        let base = target.strip_prefix("/frx/store/").ok_or_else(damaged)?;
+        let item = base.split('/').next().ok_or_else(damaged)?;
+        item.parse().map_err(|_| damaged())
+    };
+    let base_json = std::fs::read(dir.join("metadata/base.json")).map_err(|_| damaged())?;
+    let base: BaseItems = serde_json::from_slice(&base_json).map_err(|_| damaged())?;
+    let config = item_of("etc")?;
+    let profile = item_of("profile")?;
+    let items = store.closure(std::slice::from_ref(system))?;
+    let fixed = [
+        &config,
+        &profile,
+        &base.base,
+        &base.runtime,
+        &base.bootloader,
+        &base.kernel,
+        system,
+    ];
+    let packages = items
+        .iter()
+        .filter(|i| {
+            !fixed.contains(i)
+                && store
+                    .record(&profile)
+                    .is_ok_and(|r| r.references.contains(i))
+        })
+        .cloned()
+        .collect();
+    Ok(SystemClosure {
+        system: system.clone(),
+        config,
+        profile,
+        base,
+        packages,
+        items,
+    })
+}
