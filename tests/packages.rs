@@ -1,0 +1,124 @@
+//! Packages from host trees and inline files become items; the profile merges them over
+//! the base and refuses two packages that provide the same file.
+
+use fruix_core::store::Store;
+use fruix_core::system::{build_system, SystemError};
+use fruix_core::Package;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+fn temp(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fruix-pkg-{tag}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn tree_and_inline_packages_join_the_profile() {
+    let root = temp("ok");
+    let src = root.join("src");
+    fs::create_dir_all(src.join("usr/local/bin")).unwrap();
+    fs::write(src.join("usr/local/bin/hello"), "#!/bin/sh\necho hello\n").unwrap();
+    fs::set_permissions(
+        src.join("usr/local/bin/hello"),
+        fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("hello", src.join("usr/local/bin/hi")).unwrap();
+
+    let mut os = fruix_systems::fruix_freebsd();
+    os.packages.push(Package::tree("hello", "2.12", &src));
+    let store = Store::open(root.join("store")).unwrap();
+    let closure = build_system(&os, &store).unwrap();
+    let hello = closure
+        .packages
+        .iter()
+        .find(|p| p.name() == "hello-2.12")
+        .expect("hello item");
+    let item = store.physical(hello);
+    assert_eq!(
+        fs::read_to_string(item.join("usr/local/bin/hello")).unwrap(),
+        "#!/bin/sh\necho hello\n"
+    );
+    assert_eq!(
+        fs::metadata(item.join("usr/local/bin/hello"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o555
+    );
+    assert_eq!(
+        fs::read_link(item.join("usr/local/bin/hi")).unwrap(),
+        PathBuf::from("hello")
+    );
+    let profile = store.physical(&closure.profile);
+    // `usr` comes from the base and from hello: a real, merged directory.
+    assert!(fs::symlink_metadata(profile.join("usr")).unwrap().is_dir());
+    assert_eq!(
+        fs::read_link(profile.join("usr/local")).unwrap(),
+        PathBuf::from(hello.join("usr/local"))
+    );
+    assert_eq!(
+        fs::read_link(profile.join("usr/bin")).unwrap(),
+        PathBuf::from(closure.base.runtime.join("usr/bin"))
+    );
+    // The recorded spec names the package by its item, not by the host directory.
+    let spec =
+        fs::read_to_string(store.physical(&closure.system).join("metadata/spec.json")).unwrap();
+    assert!(
+        spec.contains(&hello.to_string()) && !spec.contains(src.to_str().unwrap()),
+        "{spec}"
+    );
+    fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn two_packages_with_the_same_file_conflict() {
+    let root = temp("conflict");
+    let mut os = fruix_systems::fruix_freebsd();
+    os.packages
+        .push(Package::inline("a", "1", [("bin/tool", "a")]));
+    os.packages
+        .push(Package::inline("b", "1", [("bin/tool", "b")]));
+    let store = Store::open(root.join("store")).unwrap();
+    let err = build_system(&os, &store).unwrap_err();
+    assert!(matches!(err, SystemError::ProfileConflict { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("`bin/tool` is provided by both")
+            && text.contains("-a-1")
+            && text.contains("-b-1"),
+        "{text}"
+    );
+    fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn missing_kernel_modules_and_time_zones_are_named() {
+    let root = temp("missing");
+    let store = Store::open(root.join("store")).unwrap();
+    let mut os = fruix_systems::fruix_freebsd();
+    os.kernel.modules.push("nvidia".into());
+    let err = build_system(&os, &store).unwrap_err().to_string();
+    assert!(
+        err.contains("kernel module `nvidia` is not in the kernel"),
+        "{err}"
+    );
+    let mut os = fruix_systems::fruix_freebsd();
+    os.time_zone = "Europe/Berlin".into();
+    let err = build_system(&os, &store).unwrap_err().to_string();
+    assert!(
+        err.contains("time zone `Europe/Berlin` is not in the base"),
+        "{err}"
+    );
+    let mut os = fruix_systems::fruix_freebsd();
+    os.host_name = "bad_host".into();
+    assert!(matches!(
+        build_system(&os, &store),
+        Err(SystemError::Invalid(_))
+    ));
+    fs::remove_dir_all(root).unwrap();
+}
