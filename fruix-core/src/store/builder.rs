@@ -19,6 +19,7 @@ pub struct ItemBuilder<'s> {
     name: String,
     staging: PathBuf,
     overlay: BTreeMap<String, ImageMeta>,
+    self_refs: Vec<String>,
     _staging_lock: Lock,
     done: bool,
 }
@@ -34,6 +35,7 @@ impl<'s> ItemBuilder<'s> {
             name: name.to_owned(),
             staging,
             overlay: BTreeMap::new(),
+            self_refs: Vec::new(),
             _staging_lock: lock,
             done: false,
         })
@@ -114,6 +116,24 @@ impl<'s> ItemBuilder<'s> {
         std::os::unix::fs::symlink(target, &full).map_err(io("linking", &full))
     }
 
+    /// The item's own future store path, for files written with [`Self::file_with_self_ref`].
+    pub fn self_path(&self) -> String {
+        format!(
+            "{}/{}-{}",
+            super::STORE_DIR,
+            super::hash::SELF_PLACEHOLDER,
+            self.name
+        )
+    }
+
+    /// Writes a (small) file that names the item itself through [`Self::self_path`]; the
+    /// placeholder becomes the real hash when the item is committed.
+    pub fn file_with_self_ref(&mut self, rel: &str, data: &[u8], exec: bool) -> Result<()> {
+        self.file(rel, data, exec)?;
+        self.self_refs.push(rel.to_owned());
+        Ok(())
+    }
+
     /// Gives `rel` non-default image metadata (owner, group, mode bits, flags).
     pub fn set_meta(&mut self, rel: &str, meta: ImageMeta) {
         self.overlay.insert(rel.to_owned(), meta);
@@ -123,7 +143,10 @@ impl<'s> ItemBuilder<'s> {
     pub fn commit(mut self) -> Result<StorePath> {
         canonicalize(&self.staging)?;
         let overlay = std::mem::take(&mut self.overlay);
-        let path = self.store.register(&self.staging, &self.name, overlay)?;
+        let self_refs = std::mem::take(&mut self.self_refs);
+        let path = self
+            .store
+            .register(&self.staging, &self.name, overlay, self_refs)?;
         self.done = true;
         Ok(path)
     }

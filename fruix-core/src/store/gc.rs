@@ -59,7 +59,11 @@ impl Store {
             }
             let scanner =
                 refs::HashScanner::new(all.iter().filter_map(|h| h.as_bytes().try_into().ok()));
-            match hash::digest(&dir, item.name(), &record.image_meta, scanner) {
+            let self_refs = hash::SelfRefs {
+                files: &record.self_refs,
+                hash: Some(item.hash()),
+            };
+            match hash::digest(&dir, item.name(), &record.image_meta, scanner, self_refs) {
                 Err(e) => problems.push(VerifyProblem::Unreadable {
                     item,
                     why: e.to_string(),

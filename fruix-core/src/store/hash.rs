@@ -21,9 +21,14 @@
 //!
 //! (uid, gid, flags as u32 LE, perm as u16 LE, exec as one byte, size as u64 LE.)
 //! Nothing else enters the hash: not the physical location, times, the building user or
-//! the umask. References are not hashed separately: they are part of the bytes. An item
-//! cannot mention its own hash (it is not known until the contents are final), so there
-//! are no self-references to rewrite. `Store::verify` recomputes this hash for every item.
+//! the umask. References are not hashed separately: they are part of the bytes.
+//!
+//! Self-references (an item naming its own store path, e.g. an image's metadata) are
+//! hashed *modulo* themselves, as Nix's content-addressed paths are: the builder writes
+//! [`SELF_PLACEHOLDER`] where its own hash goes, in files it declares; the hash is taken
+//! with the placeholder, then the placeholder is replaced by the hash. Verification puts
+//! the placeholder back in those files before hashing. `Store::verify` recomputes this
+//! hash for every item.
 
 use super::error::{io, Result, StoreError};
 use super::refs::HashScanner;
@@ -36,6 +41,31 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 const SCHEME: &str = "fruix-store-item-v1";
+
+/// Stands for an item's own hash part until it is known (40 hex digits, like a hash).
+pub const SELF_PLACEHOLDER: &str = "5e1f5e1f5e1f5e1f5e1f5e1f5e1f5e1f5e1f5e1f";
+
+/// Files of an item that mention the item itself, and its hash once known.
+#[derive(Debug, Clone, Copy)]
+pub struct SelfRefs<'a> {
+    pub files: &'a [String],
+    /// The hash standing in the files (`None` while building: they hold the placeholder).
+    pub hash: Option<&'a str>,
+}
+
+/// Replaces every occurrence of `from` by `to` (same length) in `bytes`.
+pub fn replace_all(bytes: &mut [u8], from: &[u8], to: &[u8]) {
+    debug_assert_eq!(from.len(), to.len());
+    let mut i = 0;
+    while i + from.len() <= bytes.len() {
+        if &bytes[i..i + from.len()] == from {
+            bytes[i..i + from.len()].copy_from_slice(to);
+            i += from.len();
+        } else {
+            i += 1;
+        }
+    }
+}
 
 /// The metadata an entry gets in the image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -92,6 +122,7 @@ pub struct Digest {
 }
 
 struct Walk<'a> {
+    self_refs: SelfRefs<'a>,
     sha: Sha256,
     scanner: HashScanner,
     overlay: &'a BTreeMap<String, ImageMeta>,
@@ -115,8 +146,10 @@ pub fn digest(
     name: &str,
     overlay: &BTreeMap<String, ImageMeta>,
     scanner: HashScanner,
+    self_refs: SelfRefs<'_>,
 ) -> Result<Digest> {
     let mut walk = Walk {
+        self_refs,
         sha: Sha256::new(),
         scanner,
         overlay,
@@ -218,14 +251,26 @@ impl Walk<'_> {
             self.sha.update(md.len().to_le_bytes());
             let mut file = fs::File::open(path).map_err(io("opening", path))?;
             let mut seen = 0u64;
-            loop {
-                let n = file.read(&mut self.buf).map_err(io("reading", path))?;
-                if n == 0 {
-                    break;
+            if self.self_refs.files.iter().any(|f| f == rel) {
+                // Small files that name the item itself: hashed with the placeholder.
+                let mut bytes = Vec::new();
+                file.read_to_end(&mut bytes).map_err(io("reading", path))?;
+                if let Some(hash) = self.self_refs.hash {
+                    replace_all(&mut bytes, hash.as_bytes(), SELF_PLACEHOLDER.as_bytes());
                 }
-                seen += n as u64;
-                self.sha.update(&self.buf[..n]);
-                self.scanner.feed(&self.buf[..n]);
+                seen = bytes.len() as u64;
+                self.sha.update(&bytes);
+                self.scanner.feed(&bytes);
+            } else {
+                loop {
+                    let n = file.read(&mut self.buf).map_err(io("reading", path))?;
+                    if n == 0 {
+                        break;
+                    }
+                    seen += n as u64;
+                    self.sha.update(&self.buf[..n]);
+                    self.scanner.feed(&self.buf[..n]);
+                }
             }
             self.scanner.break_run();
             if seen != md.len() {

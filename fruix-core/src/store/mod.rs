@@ -57,6 +57,9 @@ pub struct ItemRecord {
     /// Image metadata of entries that differ from root:wheel 0444/0555.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub image_meta: BTreeMap<String, ImageMeta>,
+    /// Files that name the item itself (hashed modulo the self-reference).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub self_refs: Vec<String>,
 }
 
 /// A store in a physical directory.
@@ -175,6 +178,7 @@ impl Store {
         staging: &Path,
         name: &str,
         overlay: BTreeMap<String, ImageMeta>,
+        self_refs: Vec<String>,
     ) -> Result<StorePath> {
         let candidates = self.hashes()?;
         let scanner = refs::HashScanner::new(
@@ -182,8 +186,15 @@ impl Store {
                 .iter()
                 .filter_map(|h| h.as_bytes().try_into().ok()),
         );
-        let digest = hash::digest(staging, name, &overlay, scanner)?;
+        let building = hash::SelfRefs {
+            files: &self_refs,
+            hash: None,
+        };
+        let digest = hash::digest(staging, name, &overlay, scanner, building)?;
         let path = StorePath::new(&digest.hash, name)?;
+        for rel in &self_refs {
+            rewrite_self_ref(&staging.join(rel), &digest.hash)?;
+        }
         let _lock = self.item_lock(&digest.hash)?;
         let target = self.physical(&path);
         if self.contains(&path) {
@@ -206,6 +217,7 @@ impl Store {
             content_bytes: digest.content_bytes,
             entries: digest.entries,
             image_meta: overlay,
+            self_refs,
         };
         let json = serde_json::to_vec_pretty(&record).map_err(|e| StoreError::CorruptRecord {
             path: self.record_path(&digest.hash),
@@ -346,6 +358,27 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Puts the item's hash where the builder wrote the self placeholder, keeping the file's
+/// canonical mode and time.
+fn rewrite_self_ref(file: &Path, hash: &str) -> Result<()> {
+    let mut bytes = fs::read(file).map_err(io("reading", file))?;
+    hash::replace_all(
+        &mut bytes,
+        hash::SELF_PLACEHOLDER.as_bytes(),
+        hash.as_bytes(),
+    );
+    let mode = fs::metadata(file)
+        .map_err(io("reading", file))?
+        .permissions()
+        .mode();
+    fs::set_permissions(file, fs::Permissions::from_mode(0o644)).map_err(io("unlocking", file))?;
+    fs::write(file, &bytes).map_err(io("writing", file))?;
+    fs::set_permissions(file, fs::Permissions::from_mode(mode))
+        .map_err(io("setting mode of", file))?;
+    let time = filetime::FileTime::from_unix_time(STORE_MTIME, 0);
+    filetime::set_file_times(file, time, time).map_err(io("setting times of", file))
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename, synced.

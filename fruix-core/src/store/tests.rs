@@ -215,3 +215,27 @@ fn build_cache_skips_the_build() {
         .unwrap();
     assert_eq!(first, again);
 }
+
+#[test]
+fn self_references_are_hashed_modulo_themselves() {
+    let (_d, s) = store();
+    let mut b = s.builder("image").unwrap();
+    let me = b.self_path();
+    b.file_with_self_ref(
+        "metadata",
+        format!("image_store_path={me}\n").as_bytes(),
+        false,
+    )
+    .unwrap();
+    b.file("disk.img", b"bytes", false).unwrap();
+    let item = b.commit().unwrap();
+    let text = fs::read_to_string(s.physical(&item).join("metadata")).unwrap();
+    assert_eq!(text, format!("image_store_path={item}\n"));
+    assert_eq!(s.record(&item).unwrap().references, Vec::<StorePath>::new());
+    assert_eq!(s.verify().unwrap(), []);
+    // Tampering with the self-referencing file is still caught.
+    let file = s.physical(&item).join("metadata");
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::write(&file, text.replace("image_store_path", "image_stor3_path")).unwrap();
+    assert_eq!(s.verify().unwrap().len(), 1);
+}

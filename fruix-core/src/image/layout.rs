@@ -1,0 +1,288 @@
+//! The sealed image layout: every partition's place, size, type, label and GUID, computed
+//! from the declaration and the root file system's size before a byte is written.
+
+use crate::spec::{FatType, ImageSize, OperatingSystem};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Bytes per logical block.
+pub const SECTOR: u64 = 512;
+/// Partitions start and end on 1 MiB boundaries, as FreeBSD's and everyone's tools do.
+pub const ALIGN: u64 = 1 << 20;
+/// Sectors of the backup GPT at the end of the disk (128 entries of 128 bytes + header).
+pub const BACKUP_GPT_SECTORS: u64 = 33;
+/// Headroom for an automatically sized root: at least this much free space...
+pub const AUTO_MIN_FREE: u64 = 64 << 20;
+/// ...or this share of the contents, whichever is more.
+pub const AUTO_FREE_PERCENT: u64 = 25;
+
+/// EFI system partition type.
+pub const TYPE_ESP: &str = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
+/// FreeBSD UFS type.
+pub const TYPE_FREEBSD_UFS: &str = "516E7CB6-6ECF-11D6-8FF8-00022D09712B";
+/// FreeBSD swap type.
+pub const TYPE_FREEBSD_SWAP: &str = "516E7CB5-6ECF-11D6-8FF8-00022D09712B";
+
+/// What a partition holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PartitionKind {
+    Esp,
+    FreebsdUfs,
+    FreebsdSwap,
+}
+
+impl PartitionKind {
+    pub fn type_guid(self) -> &'static str {
+        match self {
+            PartitionKind::Esp => TYPE_ESP,
+            PartitionKind::FreebsdUfs => TYPE_FREEBSD_UFS,
+            PartitionKind::FreebsdSwap => TYPE_FREEBSD_SWAP,
+        }
+    }
+    /// gpart(8)'s name for the type.
+    pub fn name(self) -> &'static str {
+        match self {
+            PartitionKind::Esp => "efi",
+            PartitionKind::FreebsdUfs => "freebsd-ufs",
+            PartitionKind::FreebsdSwap => "freebsd-swap",
+        }
+    }
+}
+
+/// One partition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionSpec {
+    /// GPT entry number (1-based).
+    pub number: u32,
+    pub kind: PartitionKind,
+    pub type_guid: String,
+    pub label: String,
+    pub guid: String,
+    pub first_lba: u64,
+    /// Inclusive, as GPT stores it.
+    pub last_lba: u64,
+}
+
+impl PartitionSpec {
+    pub fn offset(&self) -> u64 {
+        self.first_lba * SECTOR
+    }
+    pub fn size(&self) -> u64 {
+        (self.last_lba + 1 - self.first_lba) * SECTOR
+    }
+}
+
+/// The whole image, as data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageSpec {
+    pub host_name: String,
+    pub disk_size: u64,
+    pub sector_size: u64,
+    pub disk_guid: String,
+    /// In GPT entry order: ESP (1), root (2), swap (3). On disk, swap sits between the ESP
+    /// and the root, so the root is last and can grow (growfs).
+    pub partitions: Vec<PartitionSpec>,
+    pub esp_fat: FatType,
+    pub esp_volume_id: u32,
+    pub root_label: String,
+    /// Bytes of the root UFS2 file system (its partition may be a few sectors longer).
+    pub root_fs_size: u64,
+}
+
+impl ImageSpec {
+    pub fn partition(&self, kind: PartitionKind) -> Option<&PartitionSpec> {
+        self.partitions.iter().find(|p| p.kind == kind)
+    }
+}
+
+/// Why an image cannot be laid out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LayoutError {
+    #[error("image size {given} bytes is too small: the ESP ({esp} bytes){swap}, the root file system ({root} bytes) and the partition table need {needed} bytes; declare at least `{needed_mib}MiB` or `size: auto`")]
+    TooSmall {
+        given: u64,
+        needed: u64,
+        needed_mib: u64,
+        esp: u64,
+        root: u64,
+        swap: String,
+    },
+    #[error("image size {0} bytes is not a multiple of 512")]
+    Unaligned(u64),
+}
+
+fn round_up(n: u64, to: u64) -> u64 {
+    n.div_ceil(to) * to
+}
+
+/// A GUID derived from the system's identity: the same system always gets the same one.
+pub fn derived_guid(seed: &str, what: &str) -> uuid::Uuid {
+    let digest = Sha256::digest(format!("fruix-guid-v1\0{seed}\0{what}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
+/// Lays out the image of `os` whose root file system needs `root_min` bytes; `seed`
+/// (the system's store hash) derives the GUIDs and the ESP's volume id.
+pub fn plan(os: &OperatingSystem, seed: &str, root_min: u64) -> Result<ImageSpec, LayoutError> {
+    let layout = &os.image;
+    let esp = round_up(layout.esp_size.bytes(), ALIGN);
+    let swap = layout
+        .swap
+        .as_ref()
+        .map_or(0, |s| round_up(s.size.bytes(), ALIGN));
+    let head = ALIGN; // protective MBR, primary GPT, alignment gap
+                      // The backup GPT lives in the last 33 sectors; the root ends before them.
+    let tail = BACKUP_GPT_SECTORS * SECTOR;
+    let needed_root = round_up(root_min, 4096);
+    let needed = round_up(head + esp + swap + needed_root + tail, ALIGN);
+    let disk_size = match layout.size {
+        ImageSize::Auto => {
+            let free = AUTO_MIN_FREE.max(root_min * AUTO_FREE_PERCENT / 100);
+            round_up(head + esp + swap + needed_root + free + tail, ALIGN)
+        }
+        ImageSize::Fixed(size) => {
+            let given = size.bytes();
+            if given % SECTOR != 0 {
+                return Err(LayoutError::Unaligned(given));
+            }
+            if given < head + esp + swap + needed_root + tail {
+                return Err(LayoutError::TooSmall {
+                    given,
+                    needed,
+                    needed_mib: needed >> 20,
+                    esp,
+                    root: needed_root,
+                    swap: if swap > 0 {
+                        format!(", swap ({swap} bytes)")
+                    } else {
+                        String::new()
+                    },
+                });
+            }
+            given
+        }
+    };
+    let total_lba = disk_size / SECTOR;
+    let last_usable = total_lba - BACKUP_GPT_SECTORS - 1;
+    let esp_first = head / SECTOR;
+    let esp_last = esp_first + esp / SECTOR - 1;
+    let swap_first = esp_last + 1;
+    let root_first = swap_first + swap / SECTOR;
+    // The root takes the rest, in whole UFS fragments.
+    let root_fs_size = ((last_usable + 1 - root_first) * SECTOR) / 4096 * 4096;
+    let root_last = root_first + root_fs_size / SECTOR - 1;
+    let guid = |what: &str| {
+        derived_guid(seed, what)
+            .hyphenated()
+            .to_string()
+            .to_uppercase()
+    };
+    let mut partitions = vec![
+        PartitionSpec {
+            number: 1,
+            kind: PartitionKind::Esp,
+            type_guid: TYPE_ESP.into(),
+            label: layout.esp_label.clone(),
+            guid: guid("esp"),
+            first_lba: esp_first,
+            last_lba: esp_last,
+        },
+        PartitionSpec {
+            number: 2,
+            kind: PartitionKind::FreebsdUfs,
+            type_guid: TYPE_FREEBSD_UFS.into(),
+            label: layout.root_label.clone(),
+            guid: guid("root"),
+            first_lba: root_first,
+            last_lba: root_last,
+        },
+    ];
+    if let Some(s) = &layout.swap {
+        partitions.push(PartitionSpec {
+            number: 3,
+            kind: PartitionKind::FreebsdSwap,
+            type_guid: TYPE_FREEBSD_SWAP.into(),
+            label: s.label.clone(),
+            guid: guid("swap"),
+            first_lba: swap_first,
+            last_lba: swap_first + swap / SECTOR - 1,
+        });
+    }
+    let digest = Sha256::digest(format!("fruix-esp-volume-id-v1\0{seed}").as_bytes());
+    Ok(ImageSpec {
+        host_name: os.host_name.clone(),
+        disk_size,
+        sector_size: SECTOR,
+        disk_guid: guid("disk"),
+        partitions,
+        esp_fat: layout.esp_fat,
+        esp_volume_id: u32::from_le_bytes([digest[0], digest[1], digest[2], digest[3]]),
+        root_label: layout.root_label.clone(),
+        root_fs_size,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{ByteSize, SwapPartition};
+
+    fn os(size: ImageSize) -> OperatingSystem {
+        let mut os = OperatingSystem {
+            host_name: "h".into(),
+            ..Default::default()
+        };
+        os.image.size = size;
+        os
+    }
+
+    #[test]
+    fn a_320_mib_image_is_laid_out_like_upstream() {
+        let spec = plan(&os(ImageSize::Fixed(ByteSize::mib(320))), "seed", 10 << 20).unwrap();
+        assert_eq!(spec.disk_size, 320 << 20);
+        let esp = spec.partition(PartitionKind::Esp).unwrap();
+        assert_eq!((esp.first_lba, esp.size()), (2048, 33 << 20));
+        let root = spec.partition(PartitionKind::FreebsdUfs).unwrap();
+        assert_eq!(root.first_lba, 2048 + (33 << 20) / 512);
+        assert!(
+            root.last_lba < 655_360 - 33 - 1 + 1,
+            "root ends before the backup GPT"
+        );
+        assert_eq!(root.size(), spec.root_fs_size);
+        assert_eq!(spec.root_fs_size % 4096, 0);
+        assert_eq!(
+            (esp.label.as_str(), root.label.as_str()),
+            ("efiboot", "fruix-root")
+        );
+    }
+
+    #[test]
+    fn guids_are_derived_not_random() {
+        let a = plan(&os(ImageSize::Auto), "seed", 1 << 20).unwrap();
+        let b = plan(&os(ImageSize::Auto), "seed", 1 << 20).unwrap();
+        let c = plan(&os(ImageSize::Auto), "other", 1 << 20).unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a.disk_guid, c.disk_guid);
+        assert_ne!(a.partitions[0].guid, a.partitions[1].guid);
+        assert_eq!(a.disk_size % ALIGN, 0);
+    }
+
+    #[test]
+    fn swap_sits_before_the_root_and_too_small_sizes_say_what_is_needed() {
+        let mut with_swap = os(ImageSize::Auto);
+        with_swap.image.swap = Some(SwapPartition::default());
+        let spec = plan(&with_swap, "s", 1 << 20).unwrap();
+        let swap = spec.partition(PartitionKind::FreebsdSwap).unwrap();
+        let root = spec.partition(PartitionKind::FreebsdUfs).unwrap();
+        assert_eq!((swap.number, swap.last_lba + 1), (3, root.first_lba));
+        let err = plan(&os(ImageSize::Fixed(ByteSize::mib(40))), "s", 100 << 20).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("image size 41943040 bytes is too small") && text.contains("`135MiB`"),
+            "{text}"
+        );
+    }
+}
