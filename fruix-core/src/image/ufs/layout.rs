@@ -435,11 +435,10 @@ fn search_min_size(demands: &[Demand], ninodes: u64, p: &Params) -> Result<u64, 
         return Err(e.into());
     }
     let frag = bsize / u64::from(p.fsize);
-    let data_blocks: u64 = demands
-        .iter()
-        .map(|d| d.full + d.indirect + d.tail.div_ceil(frag))
-        .sum();
-    let mut lo = data_blocks.max(1);
+    // A true lower bound: whole blocks, plus tails packed perfectly.
+    let full: u64 = demands.iter().map(|d| d.full + d.indirect).sum();
+    let tails: u64 = demands.iter().map(|d| d.tail).sum();
+    let mut lo = (full + tails.div_ceil(frag)).max(1);
     let mut hi = lo;
     while !fits(hi) {
         lo = hi;
