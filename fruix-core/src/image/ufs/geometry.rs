@@ -219,6 +219,11 @@ impl Geometry {
         if ncg * ipg > u64::from(u32::MAX) {
             return Err(GeometryError::TooLarge(size_bytes));
         }
+        // Group 0 must also hold the summary array after its inodes.
+        let dblkno = iblkno + ipg / inopf;
+        if dblkno + howmany(ncg * CSUM_SIZE, fsize) > fpg.min(size) {
+            return Err(too_small);
+        }
         Ok(Geometry {
             bsize,
             fsize,
@@ -233,7 +238,7 @@ impl Geometry {
             sblkno,
             cblkno,
             iblkno,
-            dblkno: iblkno + ipg / inopf,
+            dblkno,
             cgsize: roundup(cgsize(fpg, ipg), fsize),
             cssize: roundup(ncg * CSUM_SIZE, fsize),
             maxcontig,
@@ -371,7 +376,9 @@ impl Geometry {
     }
     /// Fragments available for data (`fs_dsize`).
     pub fn dsize(&self) -> u64 {
-        self.size - self.sblkno - self.ncg * (self.dblkno - self.sblkno) - self.csfrags()
+        (self.size - self.sblkno)
+            .saturating_sub(self.ncg * (self.dblkno - self.sblkno))
+            .saturating_sub(self.csfrags())
     }
     /// `fs_maxfilesize`: what 12 direct and 3 indirect pointers reach.
     pub fn maxfilesize(&self) -> u64 {

@@ -180,6 +180,12 @@ impl<R: Read + Seek> Ufs<R> {
         })
     }
 
+    /// [`stat`](Self::stat) of the inode a path names.
+    pub fn stat_path(&mut self, path: &[u8]) -> Result<Stat, ReadError> {
+        let ino = self.lookup(path)?;
+        self.stat(ino)
+    }
+
     /// The inode a path names (from the root; `/` or empty is the root). Symlinks are
     /// not followed.
     pub fn lookup(&mut self, path: &[u8]) -> Result<u64, ReadError> {
