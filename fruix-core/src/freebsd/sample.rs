@@ -12,7 +12,7 @@ use crate::FreeBsdBase;
 /// `schg`: the system-immutable flag FreeBSD sets on init, libc, ld-elf and the kernel.
 const SCHG: u32 = 0x2_0000;
 /// Bumped whenever the generated contents change.
-const SAMPLE_VERSION: &str = "sample-v1";
+const SAMPLE_VERSION: &str = "sample-v2";
 
 enum Kind {
     Dir,
@@ -70,6 +70,7 @@ const BASE: &[Sample] = &[
     e("boot/defaults", Kind::Dir, 0o755),
     e("boot/defaults/loader.conf", Kind::File, 0o444),
     e("boot/device.hints", Kind::File, 0o644),
+    e("boot/loader", Kind::File, 0o555),
     e("boot/loader.efi", Kind::File, 0o555),
     e("boot/lua", Kind::Dir, 0o755),
     e("boot/lua/loader.lua", Kind::File, 0o444),

@@ -136,7 +136,7 @@ pub fn plan(os: &OperatingSystem, seed: &str, root_min: u64) -> Result<ImageSpec
     let head = ALIGN; // protective MBR, primary GPT, alignment gap
                       // The backup GPT lives in the last 33 sectors; the root ends before them.
     let tail = BACKUP_GPT_SECTORS * SECTOR;
-    let needed_root = round_up(root_min, 4096);
+    let needed_root = round_up(root_min, ALIGN);
     let needed = round_up(head + esp + swap + needed_root + tail, ALIGN);
     let disk_size = match layout.size {
         ImageSize::Auto => {
@@ -171,8 +171,9 @@ pub fn plan(os: &OperatingSystem, seed: &str, root_min: u64) -> Result<ImageSpec
     let esp_last = esp_first + esp / SECTOR - 1;
     let swap_first = esp_last + 1;
     let root_first = swap_first + swap / SECTOR;
-    // The root takes the rest, in whole UFS fragments.
-    let root_fs_size = ((last_usable + 1 - root_first) * SECTOR) / 4096 * 4096;
+    // The root takes the rest, in whole MiB like the other partitions (up to 1 MiB at the
+    // end stays free, as partitioning tools leave it).
+    let root_fs_size = ((last_usable + 1 - root_first) * SECTOR) / ALIGN * ALIGN;
     let root_last = root_first + root_fs_size / SECTOR - 1;
     let guid = |what: &str| {
         derived_guid(seed, what)

@@ -4,9 +4,17 @@
 //! [`ufs`] the UFS2 root, [`gpt`] the partition table; [`artifact`] assembles
 //! `disk.img` as a store item and [`verify`] checks an image without mounting it.
 
+pub mod artifact;
 pub mod esp;
 pub mod gpt;
 pub mod layout;
+pub mod metadata;
+pub mod verify;
 pub mod ufs;
 
+pub use artifact::{
+    materialize_bhyve_image, materialize_bhyve_image_with_progress, operating_system_image_spec,
+    ImageArtifact, ImageError, Stage,
+};
 pub use layout::{ImageSpec, PartitionKind, PartitionSpec};
+pub use metadata::Metadata;

@@ -121,16 +121,33 @@ pub struct Digest {
     pub entries: u64,
 }
 
-struct Walk<'a> {
-    self_refs: SelfRefs<'a>,
-    sha: Sha256,
-    scanner: HashScanner,
-    overlay: &'a BTreeMap<String, ImageMeta>,
-    item: &'a str,
-    links: HashMap<(u64, u64), String>,
-    content_bytes: u64,
-    entries: u64,
-    buf: Vec<u8>,
+/// One entry of an item, as a [`ItemSource`] sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceEntry {
+    Dir {
+        meta: ImageMeta,
+    },
+    File {
+        meta: ImageMeta,
+        exec: bool,
+        len: u64,
+        /// Identity of the inode when it has several names (hard links).
+        link_key: Option<(u64, u64)>,
+    },
+    Symlink {
+        meta: ImageMeta,
+        target: Vec<u8>,
+    },
+}
+
+/// Where an item's contents are read from: the physical store, or a file system image.
+pub trait ItemSource {
+    /// The entry at `rel` (`""` is the item's root).
+    fn entry(&mut self, rel: &str) -> Result<SourceEntry>;
+    /// Names in the directory `rel`, in byte order.
+    fn list(&mut self, rel: &str) -> Result<Vec<String>>;
+    /// Streams the file at `rel` into `sink`; returns its length.
+    fn read(&mut self, rel: &str, sink: &mut dyn FnMut(&[u8])) -> Result<u64>;
 }
 
 fn put(sha: &mut Sha256, bytes: &[u8]) {
@@ -138,30 +155,43 @@ fn put(sha: &mut Sha256, bytes: &[u8]) {
     sha.update(bytes);
 }
 
-/// Hashes the item directory `root` named `name`, whose entries get image metadata from
-/// `overlay` (entries not in it get [`default_meta`]), and finds references among `scanner`'s
+fn put_meta(sha: &mut Sha256, m: &ImageMeta) {
+    sha.update(m.uid.to_le_bytes());
+    sha.update(m.gid.to_le_bytes());
+    sha.update(m.perm.to_le_bytes());
+    sha.update(m.flags.to_le_bytes());
+}
+
+struct Walk<'a, S> {
+    src: S,
+    self_refs: SelfRefs<'a>,
+    sha: Sha256,
+    scanner: HashScanner,
+    links: HashMap<(u64, u64), String>,
+    content_bytes: u64,
+    entries: u64,
+}
+
+/// Hashes the item named `name` read from `src`, and finds references among `scanner`'s
 /// candidates.
-pub fn digest(
-    root: &Path,
+pub fn digest_source(
+    src: impl ItemSource,
     name: &str,
-    overlay: &BTreeMap<String, ImageMeta>,
     scanner: HashScanner,
     self_refs: SelfRefs<'_>,
 ) -> Result<Digest> {
     let mut walk = Walk {
+        src,
         self_refs,
         sha: Sha256::new(),
         scanner,
-        overlay,
-        item: name,
         links: HashMap::new(),
         content_bytes: 0,
         entries: 0,
-        buf: vec![0; 1 << 16],
     };
     put(&mut walk.sha, SCHEME.as_bytes());
     put(&mut walk.sha, name.as_bytes());
-    walk.entry(root, "")?;
+    walk.entry("")?;
     let full = walk.sha.finalize();
     let hash: String = full[..20].iter().map(|b| format!("{b:02x}")).collect();
     Ok(Digest {
@@ -172,117 +202,191 @@ pub fn digest(
     })
 }
 
-impl Walk<'_> {
+/// Hashes the physical item directory `root` named `name`, whose entries get image
+/// metadata from `overlay` (entries not in it get [`default_meta`]).
+pub fn digest(
+    root: &Path,
+    name: &str,
+    overlay: &BTreeMap<String, ImageMeta>,
+    scanner: HashScanner,
+    self_refs: SelfRefs<'_>,
+) -> Result<Digest> {
+    let src = PhysicalItem {
+        root,
+        name,
+        overlay,
+        buf: vec![0; 1 << 16],
+    };
+    digest_source(src, name, scanner, self_refs)
+}
+
+impl<S: ItemSource> Walk<'_, S> {
+    fn entry(&mut self, rel: &str) -> Result<()> {
+        self.entries += 1;
+        match self.src.entry(rel)? {
+            SourceEntry::Dir { meta } => {
+                put(&mut self.sha, b"d");
+                put(&mut self.sha, rel.as_bytes());
+                put_meta(&mut self.sha, &meta);
+                for name in self.src.list(rel)? {
+                    let child = if rel.is_empty() {
+                        name
+                    } else {
+                        format!("{rel}/{name}")
+                    };
+                    self.entry(&child)?;
+                }
+            }
+            SourceEntry::Symlink { meta, target } => {
+                put(&mut self.sha, b"l");
+                put(&mut self.sha, rel.as_bytes());
+                put_meta(&mut self.sha, &meta);
+                put(&mut self.sha, &target);
+                self.scanner.feed(&target);
+                self.scanner.break_run();
+            }
+            SourceEntry::File {
+                meta,
+                exec,
+                len,
+                link_key,
+            } => {
+                if let Some(key) = link_key {
+                    if let Some(first) = self.links.get(&key) {
+                        put(&mut self.sha, b"h");
+                        put(&mut self.sha, rel.as_bytes());
+                        let first = first.clone();
+                        put(&mut self.sha, first.as_bytes());
+                        return Ok(());
+                    }
+                    self.links.insert(key, rel.to_owned());
+                }
+                put(&mut self.sha, b"f");
+                put(&mut self.sha, rel.as_bytes());
+                put_meta(&mut self.sha, &meta);
+                self.sha.update([u8::from(exec)]);
+                self.sha.update(len.to_le_bytes());
+                let seen = if self.self_refs.files.iter().any(|f| f == rel) {
+                    // Small files that name the item itself: hashed with the placeholder.
+                    let mut bytes = Vec::new();
+                    self.src
+                        .read(rel, &mut |chunk| bytes.extend_from_slice(chunk))?;
+                    if let Some(hash) = self.self_refs.hash {
+                        replace_all(&mut bytes, hash.as_bytes(), SELF_PLACEHOLDER.as_bytes());
+                    }
+                    self.sha.update(&bytes);
+                    self.scanner.feed(&bytes);
+                    bytes.len() as u64
+                } else {
+                    let (sha, scanner) = (&mut self.sha, &mut self.scanner);
+                    self.src.read(rel, &mut |chunk| {
+                        sha.update(chunk);
+                        scanner.feed(chunk);
+                    })?
+                };
+                self.scanner.break_run();
+                if seen != len {
+                    return Err(StoreError::BadEntry {
+                        item: String::new(),
+                        path: rel.to_owned(),
+                        why: "file changed size while it was read".to_owned(),
+                    });
+                }
+                self.content_bytes += seen;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An item in the physical store.
+struct PhysicalItem<'a> {
+    root: &'a Path,
+    name: &'a str,
+    overlay: &'a BTreeMap<String, ImageMeta>,
+    buf: Vec<u8>,
+}
+
+impl PhysicalItem<'_> {
+    fn path(&self, rel: &str) -> std::path::PathBuf {
+        if rel.is_empty() {
+            self.root.to_path_buf()
+        } else {
+            self.root.join(rel)
+        }
+    }
     fn bad(&self, rel: &str, why: impl Into<String>) -> StoreError {
         StoreError::BadEntry {
-            item: self.item.to_owned(),
+            item: self.name.to_owned(),
             path: rel.to_owned(),
             why: why.into(),
         }
     }
-
-    fn meta(&mut self, rel: &str, kind: EntryKind) {
-        let m = self
-            .overlay
+    fn meta(&self, rel: &str, kind: EntryKind) -> ImageMeta {
+        self.overlay
             .get(rel)
             .copied()
-            .unwrap_or_else(|| default_meta(kind));
-        self.sha.update(m.uid.to_le_bytes());
-        self.sha.update(m.gid.to_le_bytes());
-        self.sha.update(m.perm.to_le_bytes());
-        self.sha.update(m.flags.to_le_bytes());
+            .unwrap_or_else(|| default_meta(kind))
     }
+}
 
-    fn entry(&mut self, path: &Path, rel: &str) -> Result<()> {
-        self.entries += 1;
-        let md = fs::symlink_metadata(path).map_err(io("reading", path))?;
+impl ItemSource for PhysicalItem<'_> {
+    fn entry(&mut self, rel: &str) -> Result<SourceEntry> {
+        let path = self.path(rel);
+        let md = fs::symlink_metadata(&path).map_err(io("reading", &path))?;
         let ft = md.file_type();
         if ft.is_dir() {
-            put(&mut self.sha, b"d");
-            put(&mut self.sha, rel.as_bytes());
-            self.meta(rel, EntryKind::Dir);
-            let mut names = Vec::new();
-            for entry in fs::read_dir(path).map_err(io("listing", path))? {
-                let entry = entry.map_err(io("listing", path))?;
-                let name = entry
-                    .file_name()
-                    .into_string()
-                    .map_err(|raw| self.bad(rel, format!("entry name {raw:?} is not UTF-8")))?;
-                names.push(name);
-            }
-            names.sort();
-            for name in names {
-                let child_rel = if rel.is_empty() {
-                    name.clone()
-                } else {
-                    format!("{rel}/{name}")
-                };
-                self.entry(&path.join(&name), &child_rel)?;
-            }
+            Ok(SourceEntry::Dir {
+                meta: self.meta(rel, EntryKind::Dir),
+            })
         } else if ft.is_symlink() {
-            let target = fs::read_link(path).map_err(io("reading link", path))?;
-            let target = target
-                .into_os_string()
-                .into_string()
-                .map_err(|_| self.bad(rel, "link target is not UTF-8"))?;
-            put(&mut self.sha, b"l");
-            put(&mut self.sha, rel.as_bytes());
-            self.meta(rel, EntryKind::Symlink);
-            put(&mut self.sha, target.as_bytes());
-            self.scanner.feed(target.as_bytes());
-            self.scanner.break_run();
+            let target = fs::read_link(&path).map_err(io("reading link", &path))?;
+            Ok(SourceEntry::Symlink {
+                meta: self.meta(rel, EntryKind::Symlink),
+                target: target.into_os_string().into_encoded_bytes(),
+            })
         } else if ft.is_file() {
-            if md.nlink() > 1 {
-                let key = (md.dev(), md.ino());
-                if let Some(first) = self.links.get(&key) {
-                    put(&mut self.sha, b"h");
-                    put(&mut self.sha, rel.as_bytes());
-                    let first = first.clone();
-                    put(&mut self.sha, first.as_bytes());
-                    return Ok(());
-                }
-                self.links.insert(key, rel.to_owned());
-            }
             let exec = md.permissions().mode() & 0o111 != 0;
-            put(&mut self.sha, b"f");
-            put(&mut self.sha, rel.as_bytes());
-            self.meta(rel, EntryKind::File { exec });
-            self.sha.update([u8::from(exec)]);
-            self.sha.update(md.len().to_le_bytes());
-            let mut file = fs::File::open(path).map_err(io("opening", path))?;
-            let mut seen = 0u64;
-            if self.self_refs.files.iter().any(|f| f == rel) {
-                // Small files that name the item itself: hashed with the placeholder.
-                let mut bytes = Vec::new();
-                file.read_to_end(&mut bytes).map_err(io("reading", path))?;
-                if let Some(hash) = self.self_refs.hash {
-                    replace_all(&mut bytes, hash.as_bytes(), SELF_PLACEHOLDER.as_bytes());
-                }
-                seen = bytes.len() as u64;
-                self.sha.update(&bytes);
-                self.scanner.feed(&bytes);
-            } else {
-                loop {
-                    let n = file.read(&mut self.buf).map_err(io("reading", path))?;
-                    if n == 0 {
-                        break;
-                    }
-                    seen += n as u64;
-                    self.sha.update(&self.buf[..n]);
-                    self.scanner.feed(&self.buf[..n]);
-                }
-            }
-            self.scanner.break_run();
-            if seen != md.len() {
-                return Err(self.bad(rel, "file changed size while it was read"));
-            }
-            self.content_bytes += seen;
+            Ok(SourceEntry::File {
+                meta: self.meta(rel, EntryKind::File { exec }),
+                exec,
+                len: md.len(),
+                link_key: (md.nlink() > 1).then_some((md.dev(), md.ino())),
+            })
         } else {
-            return Err(self.bad(
+            Err(self.bad(
                 rel,
                 "only files, directories and symlinks may be in the store",
-            ));
+            ))
         }
-        Ok(())
+    }
+
+    fn list(&mut self, rel: &str) -> Result<Vec<String>> {
+        let path = self.path(rel);
+        let mut names = Vec::new();
+        for entry in fs::read_dir(&path).map_err(io("listing", &path))? {
+            let entry = entry.map_err(io("listing", &path))?;
+            let name = entry
+                .file_name()
+                .into_string()
+                .map_err(|raw| self.bad(rel, format!("entry name {raw:?} is not UTF-8")))?;
+            names.push(name);
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn read(&mut self, rel: &str, sink: &mut dyn FnMut(&[u8])) -> Result<u64> {
+        let path = self.path(rel);
+        let mut file = fs::File::open(&path).map_err(io("opening", &path))?;
+        let mut seen = 0u64;
+        loop {
+            let n = file.read(&mut self.buf).map_err(io("reading", &path))?;
+            if n == 0 {
+                return Ok(seen);
+            }
+            seen += n as u64;
+            sink(&self.buf[..n]);
+        }
     }
 }

@@ -27,7 +27,7 @@ mod gc;
 pub mod hash;
 mod lock;
 mod path;
-mod refs;
+pub mod refs;
 
 pub use builder::{ItemBuilder, STORE_MTIME};
 pub use error::{Result, StoreError};
@@ -43,6 +43,12 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A reference scanner over the given candidate hashes (for re-hashing items found
+/// elsewhere, e.g. inside an image).
+pub fn refs_scanner(candidates: impl IntoIterator<Item = [u8; HASH_LEN]>) -> refs::HashScanner {
+    refs::HashScanner::new(candidates)
+}
 
 /// What the store knows about one item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,228 @@
+//! What an image records about itself (`metadata`, `metadata.json`: upstream Fruix's keys
+//! and more), and its launch scripts.
+
+use super::artifact::ImageError;
+use super::layout::{ImageSpec, PartitionKind};
+use crate::store::{Store, StorePath};
+use crate::system::SystemClosure;
+use crate::OperatingSystem;
+use serde::{Deserialize, Serialize};
+
+/// The image's metadata. Key order is upstream's, then Fruix-rs's additions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metadata {
+    pub image_store_path: String,
+    pub disk_image: String,
+    pub closure_path: String,
+    pub raw_sha256: String,
+    pub image_size_bytes: u64,
+    pub store_item_count: usize,
+    pub esp_fstype: String,
+    pub root_fstype: String,
+    pub partition_scheme: String,
+    pub boot_mode: String,
+    pub image_format: String,
+    pub serial_console: String,
+    pub esp_label: String,
+    pub root_label: String,
+    pub run_current_system_target: String,
+    pub boot_loader_target: String,
+    pub rc_conf_target: String,
+    pub rc_script_target: String,
+    pub image_generation_mode: String,
+    pub host_name: String,
+    pub init_mode: String,
+    pub esp_fat: String,
+    pub disk_guid: String,
+    pub esp_guid: String,
+    pub root_guid: String,
+    pub esp_store_path: String,
+    pub root_store_path: String,
+    pub freebsd_base_release: String,
+    pub freebsd_base_arch: String,
+    pub freebsd_base_source: String,
+    pub freebsd_base_store_path: String,
+    pub freebsd_base_sha256: String,
+    pub freebsd_kernel_sha256: String,
+}
+
+impl Metadata {
+    /// `key=value` lines, in the same order as the JSON.
+    pub fn to_key_values(&self) -> String {
+        let Ok(serde_json::Value::Object(map)) = serde_json::to_value(self) else {
+            return String::new();
+        };
+        // serde_json's map is sorted; the struct's order is the one to show.
+        let mut out = String::new();
+        for key in Self::KEYS {
+            let value = match map.get(*key) {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None => String::new(),
+            };
+            out.push_str(&format!("{key}={value}\n"));
+        }
+        out
+    }
+
+    /// Every key, in order.
+    pub const KEYS: &'static [&'static str] = &[
+        "image_store_path",
+        "disk_image",
+        "closure_path",
+        "raw_sha256",
+        "image_size_bytes",
+        "store_item_count",
+        "esp_fstype",
+        "root_fstype",
+        "partition_scheme",
+        "boot_mode",
+        "image_format",
+        "serial_console",
+        "esp_label",
+        "root_label",
+        "run_current_system_target",
+        "boot_loader_target",
+        "rc_conf_target",
+        "rc_script_target",
+        "image_generation_mode",
+        "host_name",
+        "init_mode",
+        "esp_fat",
+        "disk_guid",
+        "esp_guid",
+        "root_guid",
+        "esp_store_path",
+        "root_store_path",
+        "freebsd_base_release",
+        "freebsd_base_arch",
+        "freebsd_base_source",
+        "freebsd_base_store_path",
+        "freebsd_base_sha256",
+        "freebsd_kernel_sha256",
+    ];
+}
+
+/// Collects the metadata of an image whose own (future) store path is `self_path`.
+#[allow(clippy::too_many_arguments)]
+pub fn metadata(
+    os: &OperatingSystem,
+    _store: &Store,
+    closure: &SystemClosure,
+    spec: &ImageSpec,
+    self_path: &str,
+    esp: &StorePath,
+    root: &StorePath,
+    raw_sha256: &str,
+) -> Result<Metadata, ImageError> {
+    let guid = |kind| {
+        spec.partition(kind)
+            .map(|p| p.guid.clone())
+            .unwrap_or_default()
+    };
+    let provenance = &closure.base.provenance;
+    Ok(Metadata {
+        image_store_path: self_path.to_owned(),
+        disk_image: format!("{self_path}/disk.img"),
+        closure_path: closure.system.to_string(),
+        raw_sha256: raw_sha256.to_owned(),
+        image_size_bytes: spec.disk_size,
+        store_item_count: closure.items.len(),
+        esp_fstype: "msdosfs".into(),
+        root_fstype: "ufs".into(),
+        partition_scheme: "gpt".into(),
+        boot_mode: "uefi".into(),
+        image_format: "raw".into(),
+        serial_console: os
+            .loader
+            .console
+            .iter()
+            .map(|c| c.name())
+            .collect::<Vec<_>>()
+            .join(","),
+        esp_label: os.image.esp_label.clone(),
+        root_label: os.image.root_label.clone(),
+        run_current_system_target: closure.system.to_string(),
+        boot_loader_target: closure.base.bootloader.join("boot/loader.efi"),
+        rc_conf_target: closure.config.join("etc/rc.conf"),
+        rc_script_target: closure.config.join("rc.d/fruix-shepherd"),
+        image_generation_mode: "declarative-system-layer".into(),
+        host_name: os.host_name.clone(),
+        init_mode: os.init_mode.name().into(),
+        esp_fat: spec.esp_fat.name().into(),
+        disk_guid: spec.disk_guid.clone(),
+        esp_guid: guid(PartitionKind::Esp),
+        root_guid: guid(PartitionKind::FreebsdUfs),
+        esp_store_path: esp.to_string(),
+        root_store_path: root.to_string(),
+        freebsd_base_release: provenance.release.clone(),
+        freebsd_base_arch: provenance.arch.clone(),
+        freebsd_base_source: provenance.source.clone(),
+        freebsd_base_store_path: closure.base.base.to_string(),
+        freebsd_base_sha256: provenance.base_sha256.clone().unwrap_or_default(),
+        freebsd_kernel_sha256: provenance.kernel_sha256.clone().unwrap_or_default(),
+    })
+}
+
+/// A disk the VM may write: the store's copy is read-only, so the scripts work on a copy.
+fn disk_copy(host: &str) -> String {
+    format!(
+        r#"dir=$(cd "$(dirname "$0")" && pwd)
+disk=${{FRUIX_DISK:-$PWD/fruix-{host}.img}}
+if [ ! -e "$disk" ]; then
+	cp "$dir/disk.img" "$disk"
+	chmod u+w "$disk"
+fi
+"#
+    )
+}
+
+/// `run-bhyve.sh`: boots the image under bhyve(8) on a FreeBSD host (as root), serial
+/// console on stdio.
+pub fn run_bhyve(host: &str) -> String {
+    format!(
+        r#"#!/bin/sh
+# Boots this Fruix image under bhyve(8): UEFI firmware (edk2-bhyve), virtio disk and
+# network, COM1 on stdio. Run as root on FreeBSD. The VM works on a writable copy.
+set -e
+{copy}name=${{FRUIX_VM_NAME:-fruix-{host}}}
+firmware=${{BHYVE_UEFI:-/usr/local/share/uefi-firmware/BHYVE_UEFI.fd}}
+tap=${{FRUIX_TAP:-tap0}}
+kldload -n vmm
+bhyvectl --destroy --vm="$name" 2>/dev/null || true
+set +e
+bhyve -c 2 -m 2G -A -H -P -w -u \
+	-s 0,hostbridge -s 2,virtio-blk,"$disk" -s 3,virtio-net,"$tap" -s 31,lpc \
+	-l com1,stdio -l bootrom,"$firmware" "$name"
+status=$?
+bhyvectl --destroy --vm="$name" 2>/dev/null || true
+# bhyve exits 0 on reboot, 1 on power off, 2 on halt.
+exit $status
+"#,
+        copy = disk_copy(host)
+    )
+}
+
+/// `run-qemu.sh`: boots the image under QEMU with OVMF, serial console on stdio.
+pub fn run_qemu(host: &str) -> String {
+    format!(
+        r#"#!/bin/sh
+# Boots this Fruix image under QEMU with OVMF (Debian's ovmf package), serial console
+# on stdio, ssh forwarded from port 2222. The VM works on a writable copy.
+set -e
+{copy}code=${{OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.fd}}
+vars=${{disk%.img}}-vars.fd
+if [ ! -e "$vars" ]; then
+	cp "${{OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}}" "$vars"
+	chmod u+w "$vars"
+fi
+exec qemu-system-x86_64 -m 2G -smp 2 \
+	-drive if=pflash,format=raw,unit=0,readonly=on,file="$code" \
+	-drive if=pflash,format=raw,unit=1,file="$vars" \
+	-drive file="$disk",format=raw,if=virtio \
+	-netdev user,id=n0,hostfwd=tcp::2222-:22 -device virtio-net-pci,netdev=n0 \
+	-nographic
+"#,
+        copy = disk_copy(host)
+    )
+}
