@@ -122,7 +122,12 @@ fn spec_for(
     let tree = rootfs::root_tree(store, closure)?;
     // Only the tree's needs matter here, not the options' size or label.
     let min = ufs::min_size(&tree, &UfsOptions::default())?;
-    Ok(layout::plan(os, closure.system.hash(), min)?)
+    Ok(layout::plan(
+        os,
+        closure.system.hash(),
+        closure.base.bootloader.hash(),
+        min,
+    )?)
 }
 
 /// Builds the bhyve image of `os` (or finds it in the build cache) and returns its paths

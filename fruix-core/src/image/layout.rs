@@ -124,9 +124,15 @@ pub fn derived_guid(seed: &str, what: &str) -> uuid::Uuid {
     uuid::Builder::from_random_bytes(bytes).into_uuid()
 }
 
-/// Lays out the image of `os` whose root file system needs `root_min` bytes; `seed`
-/// (the system's store hash) derives the GUIDs and the ESP's volume id.
-pub fn plan(os: &OperatingSystem, seed: &str, root_min: u64) -> Result<ImageSpec, LayoutError> {
+/// Lays out the image of `os` whose root file system needs `root_min` bytes. `seed` (the
+/// system's store hash) derives the GUIDs; `esp_seed` (the boot loader item's hash) the
+/// ESP's volume id, so that the ESP only changes with the loader and is reused otherwise.
+pub fn plan(
+    os: &OperatingSystem,
+    seed: &str,
+    esp_seed: &str,
+    root_min: u64,
+) -> Result<ImageSpec, LayoutError> {
     let layout = &os.image;
     let esp = round_up(layout.esp_size.bytes(), ALIGN);
     let swap = layout
@@ -212,7 +218,7 @@ pub fn plan(os: &OperatingSystem, seed: &str, root_min: u64) -> Result<ImageSpec
             last_lba: swap_first + swap / SECTOR - 1,
         });
     }
-    let digest = Sha256::digest(format!("fruix-esp-volume-id-v1\0{seed}").as_bytes());
+    let digest = Sha256::digest(format!("fruix-esp-volume-id-v1\0{esp_seed}").as_bytes());
     Ok(ImageSpec {
         host_name: os.host_name.clone(),
         disk_size,
@@ -242,7 +248,13 @@ mod tests {
 
     #[test]
     fn a_320_mib_image_is_laid_out_like_upstream() {
-        let spec = plan(&os(ImageSize::Fixed(ByteSize::mib(320))), "seed", 10 << 20).unwrap();
+        let spec = plan(
+            &os(ImageSize::Fixed(ByteSize::mib(320))),
+            "seed",
+            "esp",
+            10 << 20,
+        )
+        .unwrap();
         assert_eq!(spec.disk_size, 320 << 20);
         let esp = spec.partition(PartitionKind::Esp).unwrap();
         assert_eq!((esp.first_lba, esp.size()), (2048, 33 << 20));
@@ -262,9 +274,9 @@ mod tests {
 
     #[test]
     fn guids_are_derived_not_random() {
-        let a = plan(&os(ImageSize::Auto), "seed", 1 << 20).unwrap();
-        let b = plan(&os(ImageSize::Auto), "seed", 1 << 20).unwrap();
-        let c = plan(&os(ImageSize::Auto), "other", 1 << 20).unwrap();
+        let a = plan(&os(ImageSize::Auto), "seed", "esp", 1 << 20).unwrap();
+        let b = plan(&os(ImageSize::Auto), "seed", "esp", 1 << 20).unwrap();
+        let c = plan(&os(ImageSize::Auto), "other", "esp", 1 << 20).unwrap();
         assert_eq!(a, b);
         assert_ne!(a.disk_guid, c.disk_guid);
         assert_ne!(a.partitions[0].guid, a.partitions[1].guid);
@@ -275,11 +287,17 @@ mod tests {
     fn swap_sits_before_the_root_and_too_small_sizes_say_what_is_needed() {
         let mut with_swap = os(ImageSize::Auto);
         with_swap.image.swap = Some(SwapPartition::default());
-        let spec = plan(&with_swap, "s", 1 << 20).unwrap();
+        let spec = plan(&with_swap, "s", "e", 1 << 20).unwrap();
         let swap = spec.partition(PartitionKind::FreebsdSwap).unwrap();
         let root = spec.partition(PartitionKind::FreebsdUfs).unwrap();
         assert_eq!((swap.number, swap.last_lba + 1), (3, root.first_lba));
-        let err = plan(&os(ImageSize::Fixed(ByteSize::mib(40))), "s", 100 << 20).unwrap_err();
+        let err = plan(
+            &os(ImageSize::Fixed(ByteSize::mib(40))),
+            "s",
+            "e",
+            100 << 20,
+        )
+        .unwrap_err();
         let text = err.to_string();
         assert!(
             text.contains("image size 41943040 bytes is too small") && text.contains("`135MiB`"),
