@@ -16,6 +16,7 @@
 //! Specs are plain `serde` data: build them with the macro, in code, or from JSON
 //! ([`OperatingSystem::from_json`]); every path runs the same [`validate`] rules.
 
+pub mod cli;
 pub mod freebsd;
 pub mod image;
 pub mod rootfs;

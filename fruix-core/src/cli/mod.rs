@@ -1,0 +1,241 @@
+//! The command line every system crate gets: `fruix_core::cli::run(my_system())` in its
+//! `main` gives upstream Fruix's verbs.
+//!
+//! ```text
+//! image                 build the bhyve disk image (default)
+//! build                 build the system closure
+//! rootfs --out DIR      write the root file system to DIR
+//! verify [IMAGE]        check an image (the system's own by default)
+//! describe              print the spec as JSON
+//! closure               list the closure's store items with their sizes
+//! ```
+//!
+//! Options: `--store DIR` (or `FRUIX_STORE`), `--json`, `-q/--quiet`. Results go to stdout
+//! as `key=value` lines (or JSON); progress to stderr. Exit codes: 0 ok, 1 failure, 2 usage.
+
+mod progress;
+
+pub use progress::Progress;
+
+use crate::image::{materialize_bhyve_image_with_progress, verify::verify_image};
+use crate::store::{Store, StoreLocation};
+use crate::OperatingSystem;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    about = "Build this Fruix system: its closure, root file system and bhyve disk image",
+    after_help = "Examples:\n  cargo run --example fruix-freebsd                 # the disk image\n  cargo run --example fruix-freebsd -- verify       # build, then check it\n  cargo run --example fruix-freebsd -- --json build # the closure, as JSON\n  FRUIX_STORE=/var/tmp/store cargo run --example fruix-freebsd"
+)]
+struct Args {
+    /// Physical store directory [default: $FRUIX_STORE, /frx/store, or a per-user cache]
+    #[arg(long, global = true, value_name = "DIR")]
+    store: Option<PathBuf>,
+    /// Print results as JSON instead of key=value lines.
+    #[arg(long, global = true)]
+    json: bool,
+    /// No progress on stderr.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    verb: Option<Verb>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Verb {
+    /// Build the bhyve disk image as a store item and print its metadata (the default).
+    #[command(after_help = "Example: fruix-freebsd image --store /tmp/store")]
+    Image,
+    /// Build the system closure and print its store path.
+    #[command(after_help = "Example: fruix-freebsd build --json")]
+    Build,
+    /// Write the root file system (the /run/current-system topology) to a directory.
+    #[command(after_help = "Example: fruix-freebsd rootfs --out /tmp/rootfs")]
+    Rootfs {
+        /// Directory to create (must not exist).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Check a disk image without mounting it: GPT, ESP, UFS2, the system's links, every
+    /// store item's hash.
+    #[command(
+        after_help = "Examples:\n  fruix-freebsd verify\n  fruix-freebsd verify /path/to/disk.img"
+    )]
+    Verify {
+        /// Image to check; the system's own image when omitted (built if needed).
+        image: Option<PathBuf>,
+    },
+    /// Print the system's spec as JSON.
+    #[command(after_help = "Example: fruix-freebsd describe > system.json")]
+    Describe,
+    /// List the store items of the system closure with their sizes.
+    #[command(after_help = "Example: fruix-freebsd closure --json")]
+    Closure,
+}
+
+/// Ordered key=value results, printed as lines or as one JSON object.
+struct Results {
+    json: bool,
+    entries: Vec<(String, serde_json::Value)>,
+}
+
+impl Results {
+    fn new(json: bool) -> Results {
+        Results {
+            json,
+            entries: Vec::new(),
+        }
+    }
+    fn put(&mut self, key: &str, value: impl Into<serde_json::Value>) {
+        self.entries.push((key.to_owned(), value.into()));
+    }
+    fn print(self) {
+        if self.json {
+            let map: serde_json::Map<String, serde_json::Value> =
+                self.entries.into_iter().collect();
+            println!("{}", serde_json::to_string_pretty(&map).unwrap_or_default());
+        } else {
+            for (key, value) in self.entries {
+                match value {
+                    serde_json::Value::String(s) => println!("{key}={s}"),
+                    serde_json::Value::Array(items) => {
+                        for item in items {
+                            println!(
+                                "{key}={}",
+                                item.as_str()
+                                    .map_or_else(|| item.to_string(), str::to_owned)
+                            );
+                        }
+                    }
+                    other => println!("{key}={other}"),
+                }
+            }
+        }
+    }
+}
+
+/// Parses the process's arguments and runs the verb on `os`.
+pub fn run(os: OperatingSystem) -> ExitCode {
+    run_with_args(os, std::env::args_os())
+}
+
+/// [`run`] with explicit arguments (the first is the program name).
+pub fn run_with_args<I, T>(os: OperatingSystem, args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let args = match Args::try_parse_from(args) {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(2),
+            };
+        }
+    };
+    match execute(&os, args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fruix: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn open_store(dir: Option<PathBuf>, progress: &Progress) -> Result<Store, String> {
+    let location = match dir {
+        Some(dir) => StoreLocation::FromEnv(dir),
+        None => StoreLocation::default_location(),
+    };
+    if let StoreLocation::UserCache(dir) = &location {
+        progress.note(&format!(
+            "/frx/store is not writable; using the store in {}",
+            dir.display()
+        ));
+    }
+    Store::open(location.dir()).map_err(|e| e.to_string())
+}
+
+fn execute(os: &OperatingSystem, args: Args) -> Result<(), String> {
+    os.validate().map_err(|e| e.to_string())?;
+    let verb = args.verb.unwrap_or(Verb::Image);
+    let mut out = Results::new(args.json);
+    if let Verb::Describe = verb {
+        println!("{}", os.to_json());
+        return Ok(());
+    }
+    let mut progress = Progress::new(args.quiet);
+    let store = open_store(args.store, &progress)?;
+    match verb {
+        Verb::Image => {
+            let artifact =
+                materialize_bhyve_image_with_progress(os, &store, &mut |s| progress.stage(s))
+                    .map_err(|e| e.to_string())?;
+            let md = serde_json::to_value(&artifact.metadata).map_err(|e| e.to_string())?;
+            for key in crate::image::Metadata::KEYS {
+                out.put(key, md.get(*key).cloned().unwrap_or_default());
+            }
+            out.put(
+                "physical_disk_image",
+                artifact.disk_image.display().to_string(),
+            );
+        }
+        Verb::Build | Verb::Closure | Verb::Rootfs { .. } => {
+            progress.stage(crate::image::Stage::System);
+            let closure = crate::system::build_system(os, &store).map_err(|e| e.to_string())?;
+            out.put("system_store_path", closure.system.to_string());
+            out.put("store_item_count", closure.items.len());
+            if let Verb::Closure = verb {
+                let mut total = 0;
+                let mut items = Vec::new();
+                for item in &closure.items {
+                    let bytes = store.record(item).map_err(|e| e.to_string())?.content_bytes;
+                    total += bytes;
+                    items.push(if args.json {
+                        serde_json::json!({ "path": item.to_string(), "bytes": bytes })
+                    } else {
+                        serde_json::Value::String(format!("{item} {bytes}"))
+                    });
+                }
+                out.put("item", items);
+                out.put("closure_bytes", total);
+            }
+            if let Verb::Rootfs { out: dir } = verb {
+                let tree = crate::rootfs::root_tree(&store, &closure).map_err(|e| e.to_string())?;
+                crate::rootfs::write_dir(&tree, &dir).map_err(|e| e.to_string())?;
+                out.put("rootfs", dir.display().to_string());
+            }
+        }
+        Verb::Verify { image } => {
+            let disk = match image {
+                Some(path) => path,
+                None => {
+                    materialize_bhyve_image_with_progress(os, &store, &mut |s| progress.stage(s))
+                        .map_err(|e| e.to_string())?
+                        .disk_image
+                }
+            };
+            let report = verify_image(&disk).map_err(|e| e.to_string())?;
+            out.put("image", disk.display().to_string());
+            out.put("passed", report.passed.clone());
+            out.put("problem", report.problems.clone());
+            out.put("status", if report.is_ok() { "ok" } else { "failed" });
+            let problems = report.problems.len();
+            out.print();
+            return if problems == 0 {
+                Ok(())
+            } else {
+                Err(format!("{problems} problem(s) in {}", disk.display()))
+            };
+        }
+        Verb::Describe => {}
+    }
+    out.print();
+    Ok(())
+}
