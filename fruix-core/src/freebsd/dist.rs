@@ -213,15 +213,24 @@ pub fn materialize_tree(
         base_sha256: None,
         kernel_sha256: None,
     };
-    // A tree can change at any time: no cache, but the store still deduplicates.
-    let mut slicer = Slicer::new(store, &base.release, &root.display().to_string())?;
-    walk_tree(
-        root,
-        root,
-        &mut slicer,
-        &mut std::collections::HashMap::new(),
-    )?;
-    slicer.finish(store, provenance)
+    // Cached by the tree's stamp (names, sizes, inodes, times): an unchanged tree is not
+    // read again; any change to it is a new key.
+    let stamp = crate::store::tree_stamp(root)?;
+    let key = cache_key(&Provenance {
+        base_sha256: Some(stamp),
+        ..provenance.clone()
+    });
+    let index = store.build_cached::<BaseError>(&key, |store| {
+        let mut slicer = Slicer::new(store, &base.release, &root.display().to_string())?;
+        walk_tree(
+            root,
+            root,
+            &mut slicer,
+            &mut std::collections::HashMap::new(),
+        )?;
+        Ok(slicer.finish(store, provenance.clone())?.base)
+    })?;
+    read_index(store, &index)
 }
 
 /// Hard-linked files seen so far, by (device, inode), with their first path.

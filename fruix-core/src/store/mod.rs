@@ -28,12 +28,14 @@ pub mod hash;
 mod lock;
 mod path;
 pub mod refs;
+mod stamp;
 
 pub use builder::{ItemBuilder, STORE_MTIME};
 pub use error::{Result, StoreError};
 pub use gc::{GcReport, VerifyProblem};
 pub use hash::{Digest, ImageMeta};
 pub use path::{is_valid_item_name, StorePath, StorePathError, HASH_LEN, STORE_DIR};
+pub use stamp::tree_stamp;
 
 use error::io;
 use serde::{Deserialize, Serialize};

@@ -111,34 +111,11 @@ fn cache_key(os: &OperatingSystem, base: &BaseItems) -> Result<String, SystemErr
     sha.update(base.base.to_string());
     for package in &os.packages {
         if let PackageSource::Tree { path } = &package.source {
-            tree_stamp(path, &mut sha)?;
+            sha.update(crate::store::tree_stamp(path)?);
         }
     }
     let digest = sha.finalize();
     Ok(format!("system-{}", crate::freebsd::dist::hex(&digest)))
-}
-
-fn tree_stamp(path: &Path, sha: &mut Sha256) -> Result<(), SystemError> {
-    use std::os::unix::fs::MetadataExt;
-    let md = std::fs::symlink_metadata(path).map_err(|e| SystemError::io("reading", path, e))?;
-    sha.update(format!(
-        "{}\0{}\0{}\0{}\n",
-        path.display(),
-        md.size(),
-        md.mtime(),
-        md.mtime_nsec()
-    ));
-    if md.is_dir() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(|e| SystemError::io("listing", path, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
-        entries.sort();
-        for entry in entries {
-            tree_stamp(&entry, sha)?;
-        }
-    }
-    Ok(())
 }
 
 /// The declaration as recorded in the system: host paths (release-set directories,
