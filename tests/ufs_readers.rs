@@ -405,3 +405,58 @@ fn writes_into_a_partition_at_an_offset() {
     );
     assert!(listing.contains("etc"), "{listing}");
 }
+
+#[test]
+fn the_file_fast_path_writes_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let sparse = dir.path().join("sparse");
+    let len = 50u64 << 20;
+    {
+        let mut f = File::create(&sparse).unwrap();
+        f.set_len(len).unwrap();
+        for at in [5000u64, 20 << 20, len - 10] {
+            f.seek(SeekFrom::Start(at)).unwrap();
+            f.write_all(&bytes(at, 10)).unwrap();
+        }
+    }
+    let mut tree = every_kind_tree(Some((&sparse, len)));
+    let dirm = meta(0, 0, 0o755);
+    for (name, data) in [
+        ("dense", bytes(11, 300_000)),
+        ("zeros", vec![0u8; 100_000]),
+        ("nothing", vec![]),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, &data).unwrap();
+        let content = Content::Host {
+            path,
+            len: data.len() as u64,
+        };
+        let n = node(meta(0, 0, 0o644), NodeKind::File(content));
+        tree.insert(format!("host/{name}").as_bytes(), n, dirm)
+            .unwrap();
+    }
+    let layout = UfsLayout::plan(&tree, &UfsOptions::default()).unwrap();
+    let mut generic = std::io::Cursor::new(Vec::new());
+    layout.write_to(&mut generic, 0).unwrap();
+    let img = dir.path().join("fast.img");
+    layout
+        .write_to_file(&File::create(&img).unwrap(), 0)
+        .unwrap();
+    assert!(
+        std::fs::read(&img).unwrap() == generic.into_inner(),
+        "the two writers differ"
+    );
+    assert_eq!(check(File::open(&img).unwrap()), vec![]);
+
+    // A source that no longer has the length the tree recorded is an error, not an image.
+    std::fs::write(dir.path().join("dense"), b"short").unwrap();
+    let err = layout
+        .write_to_file(&File::create(&img).unwrap(), 0)
+        .unwrap_err();
+    assert!(matches!(err, ufs::WriteError::Length { .. }), "{err}");
+    let err = layout
+        .write_to(&mut std::io::Cursor::new(Vec::new()), 0)
+        .unwrap_err();
+    assert!(matches!(err, ufs::WriteError::Length { .. }), "{err}");
+}

@@ -116,9 +116,9 @@ fn makefs(
     let tree = ufs::tree_from_host(directory, epoch).map_err(|e| e.to_string())?;
     let layout = UfsLayout::plan(&tree, &opts).map_err(|e| e.to_string())?;
     let shown = image.display();
-    let mut file = File::create(image).map_err(|e| format!("{shown}: {e}"))?;
+    let file = File::create(image).map_err(|e| format!("{shown}: {e}"))?;
     layout
-        .write_to(&mut file, 0)
+        .write_to_file(&file, 0)
         .map_err(|e| format!("{shown}: {e}"))?;
     let g = &layout.geometry;
     println!(

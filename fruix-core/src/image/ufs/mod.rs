@@ -23,6 +23,7 @@ pub mod host_tree;
 pub mod layout;
 pub mod read;
 mod write;
+mod write_file;
 
 pub use check::{check, check_at, Problem};
 pub use geometry::{Geometry, GeometryError, Params};

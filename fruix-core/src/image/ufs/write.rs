@@ -45,7 +45,13 @@ pub struct WriteStats {
 /// Size of the streaming buffer.
 const BUF: usize = 1 << 20;
 
-/// Positions writes, skips zero fragments, tracks the end.
+/// Where the writer puts bytes: at a byte address of the file system.
+pub(crate) trait Out {
+    /// Writes `data` at byte `at` of the file system, leaving zero fragments unwritten.
+    fn put(&mut self, at: u64, data: &[u8]) -> io::Result<()>;
+}
+
+/// Positions writes on a `Write + Seek`, skips zero fragments.
 struct Sink<'w, W: Write + Seek> {
     w: &'w mut W,
     base: u64,
@@ -54,25 +60,9 @@ struct Sink<'w, W: Write + Seek> {
     unit: usize,
 }
 
-impl<W: Write + Seek> Sink<'_, W> {
-    /// Writes `data` at byte `at` of the file system, leaving zero units unwritten.
-    fn write_at(&mut self, at: u64, data: &[u8]) -> io::Result<()> {
-        let mut i = 0;
-        while i < data.len() {
-            let end = (i + self.unit).min(data.len());
-            if is_zero(&data[i..end]) {
-                i = end;
-                continue;
-            }
-            // Extend over the following non-zero units to write them in one call.
-            let mut j = end;
-            while j < data.len() {
-                let k = (j + self.unit).min(data.len());
-                if is_zero(&data[j..k]) {
-                    break;
-                }
-                j = k;
-            }
+impl<W: Write + Seek> Out for Sink<'_, W> {
+    fn put(&mut self, at: u64, data: &[u8]) -> io::Result<()> {
+        for (i, j) in nonzero_runs(data, self.unit) {
             let abs = self.base + at + i as u64;
             if self.pos != Some(abs) {
                 self.w.seek(SeekFrom::Start(abs))?;
@@ -80,10 +70,27 @@ impl<W: Write + Seek> Sink<'_, W> {
             self.w.write_all(&data[i..j])?;
             self.pos = Some(abs + (j - i) as u64);
             self.written += (j - i) as u64;
-            i = j;
         }
         Ok(())
     }
+}
+
+/// The `(start, end)` byte ranges of `data` made of `unit`-sized pieces that are not all
+/// zero, merged where adjacent: the only ranges worth writing.
+pub(crate) fn nonzero_runs(data: &[u8], unit: usize) -> Vec<(usize, usize)> {
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    let mut i = 0;
+    while i < data.len() {
+        let end = (i + unit).min(data.len());
+        if !is_zero(&data[i..end]) {
+            match runs.last_mut() {
+                Some(r) if r.1 == i => r.1 = end,
+                _ => runs.push((i, end)),
+            }
+        }
+        i = end;
+    }
+    runs
 }
 
 fn is_zero(b: &[u8]) -> bool {
@@ -92,14 +99,14 @@ fn is_zero(b: &[u8]) -> bool {
 }
 
 /// Fragment addresses of the blocks of a list of extents, in order.
-struct Blocks<'a> {
+pub(crate) struct Blocks<'a> {
     extents: std::slice::Iter<'a, Extent>,
     cur: Option<(u64, u64)>,
     frag: u64,
 }
 
 impl<'a> Blocks<'a> {
-    fn new(extents: &'a [Extent], frag: u64) -> Blocks<'a> {
+    pub(crate) fn new(extents: &'a [Extent], frag: u64) -> Blocks<'a> {
         Blocks {
             extents: extents.iter(),
             cur: None,
@@ -160,25 +167,11 @@ impl UfsLayout<'_> {
         let mut done = 0;
         let mut buf = vec![0u8; BUF];
         for (i, p) in self.inodes.iter().enumerate() {
-            let ino = ROOTINO + i as u32;
-            match p.kind {
-                Kind::File(content) => {
-                    self.write_content(&mut sink, p, content, ino, &mut buf)?;
-                    done += p.size;
-                    progress(done, total);
-                }
-                Kind::Dir(_) => {
-                    let bytes = self.dir_bytes(ino, p);
-                    self.write_data(&mut sink, p, &mut &bytes[..], &mut buf)
-                        .map_err(|e| read_error(e, p.size, || format!("directory inode {ino}")))?;
-                }
-                Kind::Symlink(target) if !p.is_inline() => {
-                    self.write_data(&mut sink, p, &mut &target[..], &mut buf)
-                        .map_err(|e| read_error(e, p.size, || format!("symlink inode {ino}")))?;
-                }
-                _ => {}
+            self.write_inode(&mut sink, i, p, &mut buf)?;
+            if matches!(p.kind, Kind::File(_)) {
+                done += p.size;
+                progress(done, total);
             }
-            self.write_indirect(&mut sink, p)?;
         }
         self.write_metadata(&mut sink)?;
         // The range must end where the file system does, even if its tail is a hole;
@@ -195,9 +188,35 @@ impl UfsLayout<'_> {
         })
     }
 
-    fn write_content<W: Write + Seek>(
+    /// Writes the data and indirect blocks of the inode at index `i` (inode `i + 2`).
+    pub(crate) fn write_inode(
         &self,
-        sink: &mut Sink<'_, W>,
+        sink: &mut dyn Out,
+        i: usize,
+        p: &InodePlan<'_>,
+        buf: &mut [u8],
+    ) -> Result<(), WriteError> {
+        let ino = ROOTINO + i as u32;
+        match p.kind {
+            Kind::File(content) => self.write_content(sink, p, content, ino, buf)?,
+            Kind::Dir(_) => {
+                let bytes = self.dir_bytes(ino, p);
+                self.write_data(sink, p, &mut &bytes[..], buf)
+                    .map_err(|e| read_error(e, p.size, || format!("directory inode {ino}")))?;
+            }
+            Kind::Symlink(target) if !p.is_inline() => {
+                self.write_data(sink, p, &mut &target[..], buf)
+                    .map_err(|e| read_error(e, p.size, || format!("symlink inode {ino}")))?;
+            }
+            _ => {}
+        }
+        self.write_indirect(sink, p)?;
+        Ok(())
+    }
+
+    fn write_content(
+        &self,
+        sink: &mut dyn Out,
         p: &InodePlan<'_>,
         content: &Content,
         ino: u32,
@@ -230,9 +249,9 @@ impl UfsLayout<'_> {
     }
 
     /// Streams `p.size` bytes of `r` into the inode's blocks and tail.
-    fn write_data<W: Write + Seek>(
+    fn write_data(
         &self,
-        sink: &mut Sink<'_, W>,
+        sink: &mut dyn Out,
         p: &InodePlan<'_>,
         r: &mut dyn Read,
         buf: &mut [u8],
@@ -245,7 +264,7 @@ impl UfsLayout<'_> {
             while n > 0 {
                 let chunk = (n as usize).min(buf.len());
                 read_full(r, &mut buf[..chunk], p.size - left)?;
-                sink.write_at(at, &buf[..chunk]).map_err(DataError::Write)?;
+                sink.put(at, &buf[..chunk]).map_err(DataError::Write)?;
                 at += chunk as u64;
                 n -= chunk as u64;
                 left -= chunk as u64;
@@ -254,7 +273,7 @@ impl UfsLayout<'_> {
         if let Some((addr, _)) = p.tail {
             let chunk = left as usize;
             read_full(r, &mut buf[..chunk], p.size - left)?;
-            sink.write_at(addr * g.fsize, &buf[..chunk])
+            sink.put(addr * g.fsize, &buf[..chunk])
                 .map_err(DataError::Write)?;
         }
         Ok(())
@@ -294,11 +313,7 @@ impl UfsLayout<'_> {
 
     /// Writes the inode's indirect blocks, children before parents (their allocation
     /// order), each pointing at the data blocks from lbn 12 on.
-    fn write_indirect<W: Write + Seek>(
-        &self,
-        sink: &mut Sink<'_, W>,
-        p: &InodePlan<'_>,
-    ) -> io::Result<()> {
+    pub(crate) fn write_indirect(&self, sink: &mut dyn Out, p: &InodePlan<'_>) -> io::Result<()> {
         if p.indirect.is_empty() {
             return Ok(());
         }
@@ -315,9 +330,9 @@ impl UfsLayout<'_> {
         Ok(())
     }
 
-    fn write_tree<W: Write + Seek>(
+    fn write_tree(
         &self,
-        sink: &mut Sink<'_, W>,
+        sink: &mut dyn Out,
         level: u32,
         ndata: u64,
         ind: &mut Blocks<'_>,
@@ -336,7 +351,7 @@ impl UfsLayout<'_> {
             (ptr as i64).put(&mut block, i * 8);
         }
         let addr = ind.next().unwrap_or(0);
-        sink.write_at(addr * g.fsize, &block)?;
+        sink.put(addr * g.fsize, &block)?;
         Ok(addr)
     }
 
@@ -431,7 +446,7 @@ impl UfsLayout<'_> {
     }
 
     /// Inode tables, group headers, the summary array, superblocks, recovery record.
-    fn write_metadata<W: Write + Seek>(&self, sink: &mut Sink<'_, W>) -> io::Result<()> {
+    pub(crate) fn write_metadata(&self, sink: &mut dyn Out) -> io::Result<()> {
         let g = &self.geometry;
         let inopb = g.inopb();
         let mut block = vec![0u8; g.bsize as usize];
@@ -447,7 +462,7 @@ impl UfsLayout<'_> {
                     block[at..at + DINODE_SIZE].copy_from_slice(&self.dinode_bytes(ino as u32, p));
                 }
             }
-            sink.write_at(g.inode_byte(ino_block), &block)?;
+            sink.put(g.inode_byte(ino_block), &block)?;
             ino_block += inopb;
         }
         let (inodes, frags, ndir) = self.usage();
@@ -463,12 +478,12 @@ impl UfsLayout<'_> {
                 check_hash: self.check_hashes,
             };
             let (bytes, cs) = build_cg(g, c, &inodes, &frags, ndir[c as usize], extra);
-            sink.write_at(g.cgtod(c) * g.fsize, &bytes)?;
+            sink.put(g.cgtod(c) * g.fsize, &bytes)?;
             total.add(&cs);
             csums.extend_from_slice(&cs.encode());
         }
         csums.resize(g.cssize as usize, 0);
-        sink.write_at(g.csaddr() * g.fsize, &csums)?;
+        sink.put(g.csaddr() * g.fsize, &csums)?;
         let sb = build_superblock(
             g,
             &SbExtra {
@@ -482,10 +497,10 @@ impl UfsLayout<'_> {
         );
         for c in 0..g.ncg {
             let at = g.cgsblock(c) * g.fsize;
-            sink.write_at(at, &superblock_bytes(&sb, at))?;
+            sink.put(at, &superblock_bytes(&sb, at))?;
         }
-        sink.write_at(FSRECOVERY_OFFSET, &recovery_record(&sb))?;
-        sink.write_at(SBLOCK_UFS2, &superblock_bytes(&sb, SBLOCK_UFS2))?;
+        sink.put(FSRECOVERY_OFFSET, &recovery_record(&sb))?;
+        sink.put(SBLOCK_UFS2, &superblock_bytes(&sb, SBLOCK_UFS2))?;
         Ok(())
     }
 }
