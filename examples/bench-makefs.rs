@@ -82,20 +82,26 @@ fn generate(root: &Path, files: u64, scale: u64) -> (u64, u64, u64, u64) {
         let fanout = (n / 400).max(1);
         let mut previous: Option<PathBuf> = None;
         for i in 0..n {
-            let sub = if fanout > 1 { format!("/d{:02}", i % fanout) } else { String::new() };
+            let sub = if fanout > 1 {
+                format!("/d{:02}", i % fanout)
+            } else {
+                String::new()
+            };
             let d = root.join(format!("{dir}{sub}"));
             fs::create_dir_all(&d).unwrap();
-            let path = d.join(format!("{prefix}{dir_tag}{i:05}{suffix}", dir_tag = dir.replace('/', "_")));
+            let path = d.join(format!(
+                "{prefix}{dir_tag}{i:05}{suffix}",
+                dir_tag = dir.replace('/', "_")
+            ));
             let roll = rng.next() % 100;
-            if roll < 4 && previous.is_some() {
+            if let (true, Some(prev)) = (roll < 4, &previous) {
                 // Symlinks, mostly short and relative (libfoo.so -> libfoo.so.7).
-                let target = previous.as_ref().unwrap().file_name().unwrap().to_owned();
-                symlink(target, &path).unwrap();
+                symlink(prev.file_name().unwrap(), &path).unwrap();
                 nsym += 1;
                 continue;
             }
-            if roll < 6 && previous.is_some() {
-                fs::hard_link(previous.as_ref().unwrap(), &path).unwrap();
+            if let (true, Some(prev)) = (roll < 6, &previous) {
+                fs::hard_link(prev, &path).unwrap();
                 nhard += 1;
                 continue;
             }
@@ -139,6 +145,8 @@ fn generate(root: &Path, files: u64, scale: u64) -> (u64, u64, u64, u64) {
 /// Runs a command; returns (wall seconds, peak RSS in KiB) of that child alone.
 fn measure(cmd: &mut Command) -> (f64, u64) {
     let start = Instant::now();
+    // Reaped by wait4 below (which also reports the child's own peak memory).
+    #[allow(clippy::zombie_processes)]
     let child = cmd.spawn().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     let mut status = 0;
     // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
@@ -147,7 +155,10 @@ fn measure(cmd: &mut Command) -> (f64, u64) {
     let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
     let wall = start.elapsed().as_secs_f64();
     assert!(pid > 0, "wait4 failed");
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "{cmd:?} failed");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{cmd:?} failed"
+    );
     (wall, usage.ru_maxrss as u64)
 }
 
@@ -172,7 +183,8 @@ fn fruix_binary() -> PathBuf {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let (mut files, mut scale, mut rounds, mut dir, mut keep) = (40_000u64, 1u64, 5usize, None, false);
+    let (mut files, mut scale, mut rounds, mut dir, mut keep) =
+        (40_000u64, 1u64, 5usize, None, false);
     while let Some(a) = args.next() {
         let v = args.next().expect("option needs a value");
         match a.as_str() {
@@ -185,7 +197,10 @@ fn main() {
         }
     }
     let fruix = fruix_binary();
-    let tmp = tempfile::Builder::new().prefix("bench-makefs").tempdir_in(dir.unwrap_or_else(std::env::temp_dir)).unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("bench-makefs")
+        .tempdir_in(dir.unwrap_or_else(std::env::temp_dir))
+        .unwrap();
     let src = tmp.path().join("tree");
     let t = Instant::now();
     let (nfiles, bytes, nsym, nhard) = generate(&src, files, scale);
@@ -227,12 +242,29 @@ fn main() {
         ours.push(w);
         ours_rss = ours_rss.max(rss);
     }
-    let st = Command::new(&fruix).arg("fsck").arg(&ours_img).output().unwrap();
-    assert!(st.status.success(), "fruix fsck: {}", String::from_utf8_lossy(&st.stdout));
+    let st = Command::new(&fruix)
+        .arg("fsck")
+        .arg(&ours_img)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "fruix fsck: {}",
+        String::from_utf8_lossy(&st.stdout)
+    );
     let size = |p: &Path| fs::metadata(p).map(|m| m.len()).unwrap_or(0) as f64 / (1 << 20) as f64;
     let (o, m) = (median(ours), median(theirs));
-    println!("{:<42} {:>9} {:>14} {:>11}", "tool", "wall (s)", "peak RSS (MiB)", "image (MiB)");
-    println!("{:<42} {:>9.2} {:>14.1} {:>11.0}", "fruix makefs -t ufs2", o, ours_rss as f64 / 1024.0, size(&ours_img));
+    println!(
+        "{:<42} {:>9} {:>14} {:>11}",
+        "tool", "wall (s)", "peak RSS (MiB)", "image (MiB)"
+    );
+    println!(
+        "{:<42} {:>9.2} {:>14.1} {:>11.0}",
+        "fruix makefs -t ufs2",
+        o,
+        ours_rss as f64 / 1024.0,
+        size(&ours_img)
+    );
     println!(
         "{:<42} {:>9.2} {:>14.1} {:>11.0}",
         "makefs -t ffs -o version=2 (Debian)",
@@ -240,7 +272,10 @@ fn main() {
         theirs_rss as f64 / 1024.0,
         size(&theirs_img)
     );
-    println!("wall-time ratio fruix/makefs: {:.2} (median of {rounds})", o / m);
+    println!(
+        "wall-time ratio fruix/makefs: {:.2} (median of {rounds})",
+        o / m
+    );
     if keep {
         println!("kept {}", tmp.keep().display());
     }

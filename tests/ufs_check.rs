@@ -377,7 +377,7 @@ fn inode_damage() {
 
     // An unallocated inode that still has a size.
     let mut i = Img::new();
-    let free = (i.g.ipg + 5) as u64; // group 1 holds no files
+    let free = i.g.ipg + 5; // group 1 holds no files
     let at = i.inode_at(free);
     i.bytes[at + 16] = 1;
     expect!(i.check(), Problem::PartiallyAllocated { ino: x } if *x == free);

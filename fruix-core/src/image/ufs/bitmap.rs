@@ -32,7 +32,7 @@ impl Bitmap {
         let end = end.min(self.len);
         let mut i = start;
         while i < end {
-            if i % 64 == 0 && end - i >= 64 {
+            if i.is_multiple_of(64) && end - i >= 64 {
                 self.words[(i / 64) as usize] = u64::MAX;
                 i += 64;
             } else {

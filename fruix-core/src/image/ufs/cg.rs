@@ -334,7 +334,7 @@ mod tests {
                 total.nbfree as u64,
                 dsize / g.frag - csfrags.div_ceil(g.frag)
             );
-            let nffree = if csfrags % g.frag > 0 {
+            let nffree = if !csfrags.is_multiple_of(g.frag) {
                 g.frag - csfrags % g.frag
             } else {
                 0

@@ -570,7 +570,7 @@ impl<R: Read + Seek> Checker<R> {
         }
         let ifmt = d.mode & IFMT;
         match ifmt {
-            IFDIR if size == 0 || size % DIRBLKSIZ != 0 => self.p.push(bad_size(
+            IFDIR if size == 0 || !size.is_multiple_of(DIRBLKSIZ) => self.p.push(bad_size(
                 "a directory's size must be a non-zero multiple of 512",
             )),
             IFCHR | IFBLK | IFIFO | IFSOCK => {

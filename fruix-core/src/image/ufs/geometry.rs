@@ -210,7 +210,7 @@ impl Geometry {
             if size < lastminfpg {
                 return Err(too_small);
             }
-            if size % fpg >= lastminfpg || size % fpg == 0 {
+            if size % fpg >= lastminfpg || size.is_multiple_of(fpg) {
                 break howmany(size, fpg);
             }
             fpg -= frag;
@@ -273,10 +273,10 @@ impl Geometry {
         let (bsize, fsize) = (bsize as u64, fsize as u64);
         let frag = bsize / fsize;
         let inopb = bsize / DINODE_SIZE as u64;
-        if fpg <= 0 || fpg as u64 % frag != 0 || fpg > 1 << 31 {
+        if fpg <= 0 || !(fpg as u64).is_multiple_of(frag) || fpg > 1 << 31 {
             return Err(format!("fragments per group {fpg}"));
         }
-        if ipg <= 0 || ipg as u64 % inopb != 0 || ipg > 1 << 31 {
+        if ipg <= 0 || !(ipg as u64).is_multiple_of(inopb) || ipg > 1 << 31 {
             return Err(format!("inodes per group {ipg}"));
         }
         if size <= 0 || size > 1 << 50 {
