@@ -447,6 +447,11 @@ fn the_file_fast_path_writes_the_same_bytes() {
         std::fs::read(&img).unwrap() == generic.into_inner(),
         "the two writers differ"
     );
+    let allocated = std::os::unix::fs::MetadataExt::blocks(&std::fs::metadata(&img).unwrap()) * 512;
+    assert!(
+        allocated < 20 << 20,
+        "the 50 MiB sparse source stays sparse: {allocated} bytes allocated"
+    );
     assert_eq!(check(File::open(&img).unwrap()), vec![]);
 
     // A source that no longer has the length the tree recorded is an error, not an image.
