@@ -90,6 +90,7 @@ impl Store {
         if !super::is_valid_item_name(name) {
             return Err(super::StorePathError::BadName(name.to_owned()).into());
         }
+        let _writing = self.shared_gc_lock()?;
         if !self.contains(item) {
             return Err(StoreError::NotInStore(item.to_string()));
         }
@@ -114,6 +115,12 @@ impl Store {
         let mut out = Vec::new();
         for entry in fs::read_dir(&dir).map_err(io("listing", &dir))? {
             let file = entry.map_err(io("listing", &dir))?.path();
+            if file
+                .file_name()
+                .is_some_and(|n| n.as_encoded_bytes().starts_with(b"."))
+            {
+                continue; // a root being written (see `write_atomic`)
+            }
             let text = fs::read_to_string(&file).map_err(io("reading", &file))?;
             let item: StorePath = text.trim().parse()?;
             if self.contains(&item) {

@@ -162,8 +162,9 @@ impl Store {
         self.dir.join(item.base_name())
     }
 
-    /// Starts building an item called `name`.
-    pub fn builder(&self, name: &str) -> Result<ItemBuilder<'_>> {
+    /// Holds `gc.lock` shared: what every writer holds while it adds to the store, so that
+    /// cleanup (which holds it exclusively) only ever sees the leftovers of dead processes.
+    fn shared_gc_lock(&self) -> Result<lock::Lock> {
         let gc_lock = self.gc_lock_path();
         let file = fs::OpenOptions::new()
             .create(true)
@@ -172,12 +173,18 @@ impl Store {
             .open(&gc_lock)
             .map_err(io("opening lock", &gc_lock))?;
         file.lock_shared().map_err(io("locking", &gc_lock))?;
+        Ok(lock::Lock::from_file(file))
+    }
+
+    /// Starts building an item called `name`.
+    pub fn builder(&self, name: &str) -> Result<ItemBuilder<'_>> {
+        let lock = self.shared_gc_lock()?;
         let seq = STAGING_SEQ.fetch_add(1, Ordering::Relaxed);
         let staging = self
             .meta_dir()
             .join("tmp")
             .join(format!("{}-{seq}-{name}", std::process::id()));
-        ItemBuilder::new(self, name, staging, lock::Lock::from_file(file))
+        ItemBuilder::new(self, name, staging, lock)
     }
 
     /// Moves a finished staging directory into place under its hash and registers it.
@@ -327,6 +334,7 @@ impl Store {
             return Ok(hit);
         }
         let item = build(self)?;
+        let _writing = self.shared_gc_lock()?;
         write_atomic(
             &self.meta_dir().join("cache").join(key),
             item.to_string().as_bytes(),
@@ -334,8 +342,9 @@ impl Store {
         Ok(item)
     }
 
-    /// Removes staging directories and unregistered items left by killed builds, when no
-    /// build is running (otherwise the next open does it).
+    /// Removes staging directories, unregistered items and half-written registrations,
+    /// cache entries or roots left by killed builds, when no build is running (otherwise
+    /// the next open does it).
     fn clean_leftovers(&self) -> Result<()> {
         let Some(_exclusive) = lock::try_lock(&self.gc_lock_path())? else {
             return Ok(());
@@ -343,6 +352,19 @@ impl Store {
         let tmp = self.meta_dir().join("tmp");
         for entry in fs::read_dir(&tmp).map_err(io("listing", &tmp))? {
             remove_tree(&entry.map_err(io("listing", &tmp))?.path())?;
+        }
+        for sub in ["db", "cache", "roots"] {
+            let dir = self.meta_dir().join(sub);
+            for entry in fs::read_dir(&dir).map_err(io("listing", &dir))? {
+                let path = entry.map_err(io("listing", &dir))?.path();
+                if path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(ATOMIC_TMP))
+                {
+                    fs::remove_file(&path).map_err(io("removing", &path))?;
+                }
+            }
         }
         let registered = self.hashes()?;
         for entry in fs::read_dir(&self.dir).map_err(io("listing", &self.dir))? {
@@ -389,10 +411,19 @@ fn rewrite_self_ref(file: &Path, hash: &str) -> Result<()> {
     filetime::set_file_times(file, time, time).map_err(io("setting times of", file))
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename, synced.
+/// The prefix of [`write_atomic`]'s temporary files (`.tmp-<pid>-<seq>-<name>`): no item,
+/// root or cache name starts with a dot.
+const ATOMIC_TMP: &str = ".tmp-";
+
+/// Writes `bytes` to `path` through a temporary file and a rename, synced. Callers hold
+/// `gc.lock` shared, so that cleanup never removes a temporary file still being written.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!(
-        "tmp-{}-{}",
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(
+        "{ATOMIC_TMP}{}-{}-{name}",
         std::process::id(),
         STAGING_SEQ.fetch_add(1, Ordering::Relaxed)
     ));

@@ -198,8 +198,22 @@ fn opening_cleans_what_killed_builds_left() {
         .join("0123456789abcdef0123456789abcdef01234567-orphan");
     fs::create_dir_all(&orphan).unwrap();
     fs::set_permissions(&orphan, fs::Permissions::from_mode(0o555)).unwrap();
+    // Half-written registration, cache entry and root (killed inside `write_atomic`).
+    let halves = [
+        ".fruix/db/.tmp-999-3-0123456789abcdef0123456789abcdef01234567.json",
+        ".fruix/cache/.tmp-999-4-image-00ff",
+        ".fruix/roots/.tmp-999-5-current",
+    ]
+    .map(|rel| s.dir().join(rel));
+    for half in &halves {
+        fs::write(half, b"{\"path\": \"/frx/st").unwrap();
+    }
+    assert_eq!(s.roots().unwrap(), [], "a root being written is not a root");
     let s = Store::open(s.dir()).unwrap();
     assert!(!staging.exists() && !orphan.exists());
+    for half in &halves {
+        assert!(!half.exists(), "{} left", half.display());
+    }
     assert_eq!(s.items().unwrap(), [kept]);
     assert_eq!(s.verify().unwrap(), []);
 }
