@@ -454,6 +454,16 @@ fn the_file_fast_path_writes_the_same_bytes() {
     );
     assert_eq!(check(File::open(&img).unwrap()), vec![]);
 
+    // Many sources after a failing one: the writer stops without waiting on them.
+    for i in 0..600 {
+        let path = dir.path().join(format!("many-{i}"));
+        std::fs::write(&path, b"x").unwrap();
+        let content = Content::Host { path, len: 1 };
+        let n = node(meta(0, 0, 0o644), NodeKind::File(content));
+        tree.insert(format!("host/zz/{i:04}").as_bytes(), n, dirm)
+            .unwrap();
+    }
+    let layout = UfsLayout::plan(&tree, &UfsOptions::default()).unwrap();
     // A source that no longer has the length the tree recorded is an error, not an image.
     std::fs::write(dir.path().join("dense"), b"short").unwrap();
     let err = layout

@@ -15,8 +15,9 @@ use super::layout::{InodePlan, Kind, UfsLayout};
 use super::write::{nonzero_runs, Out, WriteError, WriteStats};
 use crate::tree::Content;
 
-/// Host files opened ahead of the copying.
+/// Host files opened ahead of the copying (open descriptors), and per message.
 const OPEN_AHEAD: usize = 256;
+const BATCH: usize = 32;
 /// Buffer for the inodes written through user space (directories, in-memory files).
 const BUF: usize = 1 << 20;
 
@@ -46,18 +47,29 @@ impl UfsLayout<'_> {
         // Writes to one file serialize on its inode lock, so copying is one thread; a
         // second one opens and measures the sources ahead of it, overlapping the path
         // lookups with the copies.
-        let (tx, rx) = mpsc::sync_channel::<Result<Source, WriteError>>(OPEN_AHEAD);
+        // Sources travel in batches: one wake-up per batch, not per file.
+        let (tx, rx) = mpsc::sync_channel::<Vec<Result<Source, WriteError>>>(OPEN_AHEAD / BATCH);
         let stats = std::thread::scope(|s| {
             s.spawn(move || {
+                let mut batch = Vec::with_capacity(BATCH);
                 for p in &self.inodes {
                     if let Kind::File(Content::Host { path, .. }) = p.kind {
-                        if tx.send(open_source(path, p.size)).is_err() {
-                            return;
+                        batch.push(open_source(path, p.size));
+                        if batch.len() == BATCH {
+                            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                            if tx.send(full).is_err() {
+                                return;
+                            }
                         }
                     }
                 }
+                let _ = tx.send(batch);
             });
-            self.write_data_blocks(file, offset, &rx)
+            let written = self.write_data_blocks(file, offset, &rx);
+            // Hang up first, so an opener blocked on a full channel stops and the scope
+            // can join it even when copying failed early.
+            drop(rx);
+            written
         })?;
         let mut out = FileOut {
             f: file,
@@ -82,8 +94,9 @@ impl UfsLayout<'_> {
         &self,
         file: &File,
         offset: u64,
-        rx: &mpsc::Receiver<Result<Source, WriteError>>,
+        rx: &mpsc::Receiver<Vec<Result<Source, WriteError>>>,
     ) -> Result<WriteStats, WriteError> {
+        let mut pending = std::collections::VecDeque::new();
         let mut out = FileOut {
             f: file,
             base: offset,
@@ -95,8 +108,13 @@ impl UfsLayout<'_> {
         for (i, p) in self.inodes.iter().enumerate() {
             match p.kind {
                 Kind::File(Content::Host { path, .. }) => {
-                    let src = rx.recv().map_err(|_| {
-                        WriteError::Io(io::Error::other("the opening thread stopped"))
+                    if pending.is_empty() {
+                        pending.extend(rx.recv().map_err(|_| {
+                            WriteError::Io(io::Error::other("the opening thread stopped"))
+                        })?);
+                    }
+                    let src = pending.pop_front().ok_or_else(|| {
+                        WriteError::Io(io::Error::other("the opening thread sent nothing"))
                     })??;
                     out.written +=
                         self.copy_host(&src, file, offset, p, &mut buf)
