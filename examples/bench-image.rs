@@ -17,7 +17,7 @@
 #[path = "support/bench.rs"]
 mod bench;
 
-use fruix_core::image::materialize_bhyve_image;
+use fruix_core::image::{materialize_bhyve_image_with_progress, Stage};
 use fruix_core::store::Store;
 use fruix_core::{BaseSource, OperatingSystem};
 use std::fs;
@@ -45,9 +45,33 @@ fn child(mode: &str, store: &Path, tree: &Path) {
         "closure" => fruix_core::system::build_system(&system(tree, false), &store)
             .map(|c| c.system.to_string())
             .map_err(|e| e.to_string()),
-        "image" | "image-rc" => materialize_bhyve_image(&system(tree, mode == "image-rc"), &store)
-            .map(|a| a.disk_image.display().to_string())
-            .map_err(|e| e.to_string()),
+        "image" | "image-rc" => {
+            // Each stage's share of the wall time, on stderr.
+            let mut last = (Instant::now(), "system closure");
+            let mut shares = Vec::new();
+            let mut note = |stage: Stage| {
+                let name = match stage {
+                    Stage::System => "system closure",
+                    Stage::Esp => "ESP",
+                    Stage::Root { .. } => "UFS2 root",
+                    Stage::Disk => "disk assembly + hashing",
+                    Stage::Done => "done",
+                };
+                if name != last.1 {
+                    shares.push(format!("{} {:.2}s", last.1, last.0.elapsed().as_secs_f64()));
+                    last = (Instant::now(), name);
+                }
+            };
+            let built = materialize_bhyve_image_with_progress(
+                &system(tree, mode == "image-rc"),
+                &store,
+                &mut note,
+            );
+            eprintln!("  [{mode}] {}", shares.join(", "));
+            built
+                .map(|a| a.disk_image.display().to_string())
+                .map_err(|e| e.to_string())
+        }
         other => Err(format!("unknown mode {other}")),
     };
     match result {
