@@ -43,15 +43,31 @@ pub enum ImageError {
         #[source]
         source: std::io::Error,
     },
+    #[error("no space left on the device holding `{}` while {action}; the store is unchanged", path.display())]
+    NoSpace { action: &'static str, path: PathBuf },
     #[error("image item `{0}` is damaged: {1}")]
     Damaged(String, String),
 }
 
+fn is_no_space(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28)
+}
+
+/// Adds the action and path to an I/O error; "no space" gets its own variant.
 fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> ImageError + 'p {
-    move |source| ImageError::Io {
-        action,
-        path: path.to_owned(),
-        source,
+    move |source| {
+        if is_no_space(&source) {
+            ImageError::NoSpace {
+                action,
+                path: path.to_owned(),
+            }
+        } else {
+            ImageError::Io {
+                action,
+                path: path.to_owned(),
+                source,
+            }
+        }
     }
 }
 
@@ -189,9 +205,14 @@ fn esp_item(
     let loader_path = store
         .physical(&closure.base.bootloader)
         .join("boot/loader.efi");
+    // The item's name is part of its identity: without it, another host's ESP with the
+    // same bytes would be found in the cache, and the image would depend on what the
+    // store happened to hold before.
+    let name = format!("fruix-esp-{}", spec.host_name);
     let esp_key = key(
         "esp",
         &[
+            &name,
             &closure.base.bootloader.to_string(),
             &part.size().to_string(),
             spec.esp_fat.name(),
@@ -201,7 +222,7 @@ fn esp_item(
     store.build_cached::<ImageError>(&esp_key, |store| {
         let loader = fs::read(&loader_path).map_err(io("reading", &loader_path))?;
         let esp = build_esp(part.size(), spec.esp_fat, spec.esp_volume_id, &loader)?;
-        let mut b = store.builder(&format!("fruix-esp-{}", spec.host_name))?;
+        let mut b = store.builder(&name)?;
         b.file("esp.img", &esp.bytes, false)?;
         Ok(b.commit()?)
     })
@@ -229,14 +250,19 @@ fn root_item(
         let mut file = File::create(&path).map_err(io("creating", &path))?;
         plan.write_to_with_progress(&mut file, 0, &mut |done, total| {
             progress(Stage::Root { done, total })
+        })
+        .map_err(|e| match e {
+            ufs::WriteError::Io(source) => io("writing the root file system", &path)(source),
+            other => other.into(),
         })?;
         file.sync_all().map_err(io("syncing", &path))?;
         Ok(b.commit()?)
     })
 }
 
-/// Copies `src` into `dst` at `offset`, leaving all-zero blocks as holes.
-fn copy_sparse(src: &Path, dst: &mut File, offset: u64) -> Result<(), ImageError> {
+/// Copies `src` into `dst` (the file at `dst_path`) at `offset`, leaving all-zero blocks as
+/// holes.
+fn copy_sparse(src: &Path, dst: &mut File, dst_path: &Path, offset: u64) -> Result<(), ImageError> {
     const BLOCK: usize = 64 << 10;
     let mut input = File::open(src).map_err(io("opening", src))?;
     let mut buf = vec![0u8; BLOCK];
@@ -254,16 +280,10 @@ fn copy_sparse(src: &Path, dst: &mut File, offset: u64) -> Result<(), ImageError
             return Ok(());
         }
         if buf[..n].iter().any(|&b| b != 0) {
-            dst.seek(SeekFrom::Start(at)).map_err(|e| ImageError::Io {
-                action: "seeking in",
-                path: src.to_owned(),
-                source: e,
-            })?;
-            dst.write_all(&buf[..n]).map_err(|e| ImageError::Io {
-                action: "writing disk image from",
-                path: src.to_owned(),
-                source: e,
-            })?;
+            dst.seek(SeekFrom::Start(at))
+                .map_err(io("seeking in", dst_path))?;
+            dst.write_all(&buf[..n])
+                .map_err(io("writing the disk image", dst_path))?;
         }
         at += n as u64;
     }
@@ -301,7 +321,12 @@ fn disk_item(
         (PartitionKind::FreebsdUfs, root, "root.img"),
     ] {
         if let Some(part) = spec.partition(kind) {
-            copy_sparse(&store.physical(item).join(file), &mut disk, part.offset())?;
+            copy_sparse(
+                &store.physical(item).join(file),
+                &mut disk,
+                &disk_path,
+                part.offset(),
+            )?;
         }
     }
     disk.sync_all().map_err(io("syncing", &disk_path))?;
