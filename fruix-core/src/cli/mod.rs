@@ -13,7 +13,10 @@
 //! Options: `--store DIR` (or `FRUIX_STORE`), `--json`, `-q/--quiet`. Results go to stdout
 //! as `key=value` lines (or JSON); progress to stderr. Exit codes: 0 ok, 1 failure, 2 usage.
 
+mod inspect;
 mod progress;
+
+pub use inspect::{inspect_image, Facts};
 
 pub use progress::Progress;
 

@@ -1,0 +1,148 @@
+//! `fruix inspect IMAGE`: what a disk image holds, read with fruix's own readers.
+
+use crate::image::layout::{TYPE_ESP, TYPE_FREEBSD_SWAP, TYPE_FREEBSD_UFS};
+use crate::image::ufs::Ufs;
+use crate::image::verify::{read_gpt, GptEntry, ImageReport};
+use fatfs::{FileSystem, FsOptions, NullTimeProvider, StdIoWrapper};
+use std::fs::File;
+use std::io::{Cursor, Read, Seek, SeekFrom};
+use std::path::Path;
+
+/// Ordered `key=value` facts about an image.
+pub type Facts = Vec<(String, String)>;
+
+fn kind(e: &GptEntry) -> &'static str {
+    match e.type_guid.as_str() {
+        TYPE_ESP => "efi",
+        TYPE_FREEBSD_UFS => "freebsd-ufs",
+        TYPE_FREEBSD_SWAP => "freebsd-swap",
+        _ => "other",
+    }
+}
+
+/// Files of a FAT volume, with sizes, depth first.
+fn fat_files(bytes: Vec<u8>) -> Result<Vec<(String, u64)>, String> {
+    let fs = FileSystem::new(
+        StdIoWrapper::new(Cursor::new(bytes)),
+        FsOptions::new().time_provider(NullTimeProvider::new()),
+    )
+    .map_err(|e| format!("{e:?}"))?;
+    let mut out = Vec::new();
+    let mut todo = vec![(String::new(), fs.root_dir())];
+    while let Some((prefix, dir)) = todo.pop() {
+        for entry in dir.iter() {
+            let entry = entry.map_err(|e| format!("{e:?}"))?;
+            let name = entry.file_name();
+            if name == "." || name == ".." {
+                continue;
+            }
+            let path = format!("{prefix}/{name}");
+            if entry.is_dir() {
+                todo.push((path, entry.to_dir()));
+            } else {
+                out.push((path, entry.len()));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Reads the partition table and every partition it knows.
+pub fn inspect_image(path: &Path) -> Result<Facts, String> {
+    let mut f = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let size = f.seek(SeekFrom::End(0)).map_err(|e| e.to_string())?;
+    let mut facts: Facts = vec![
+        ("image".into(), path.display().to_string()),
+        ("image_size_bytes".into(), size.to_string()),
+    ];
+    let mut report = ImageReport::default();
+    let parts = read_gpt(&mut f, &mut report).map_err(|e| e.to_string())?;
+    for problem in &report.problems {
+        facts.push(("problem".into(), problem.clone()));
+    }
+    facts.push((
+        "partition_scheme".into(),
+        if parts.is_empty() { "none" } else { "gpt" }.into(),
+    ));
+    for p in &parts {
+        let n = p.number;
+        facts.push((
+            format!("partition.{n}"),
+            format!(
+                "{} label={} start={} end={} bytes={} guid={}",
+                kind(p),
+                p.label,
+                p.first_lba,
+                p.last_lba,
+                p.size(),
+                p.guid
+            ),
+        ));
+        match kind(p) {
+            "efi" => {
+                let mut bytes = vec![0u8; usize::try_from(p.size()).map_err(|e| e.to_string())?];
+                f.seek(SeekFrom::Start(p.offset()))
+                    .and_then(|_| f.read_exact(&mut bytes))
+                    .map_err(|e| e.to_string())?;
+                match fat_files(bytes) {
+                    Ok(files) => {
+                        for (file, len) in files {
+                            facts.push((format!("partition.{n}.file"), format!("{file} {len}")));
+                        }
+                    }
+                    Err(e) => facts.push((
+                        format!("partition.{n}.problem"),
+                        format!("not a readable FAT file system: {e}"),
+                    )),
+                }
+            }
+            "freebsd-ufs" => inspect_ufs(&mut f, p, &mut facts),
+            _ => {}
+        }
+    }
+    Ok(facts)
+}
+
+fn inspect_ufs(f: &mut File, p: &GptEntry, facts: &mut Facts) {
+    let n = p.number;
+    let mut fs = match Ufs::open(&mut *f, p.offset()) {
+        Ok(fs) => fs,
+        Err(e) => return facts.push((format!("partition.{n}.problem"), e.to_string())),
+    };
+    let g = fs.geometry.clone();
+    facts.push((
+        format!("partition.{n}.ufs"),
+        format!(
+            "size={} bsize={} fsize={} cylinder_groups={}",
+            g.size * g.fsize,
+            g.bsize,
+            g.fsize,
+            g.ncg
+        ),
+    ));
+    if let Ok(target) = fs
+        .lookup(b"run/current-system")
+        .and_then(|ino| fs.read_link(ino))
+    {
+        facts.push((
+            format!("partition.{n}.current_system"),
+            String::from_utf8_lossy(&target).into_owned(),
+        ));
+    }
+    if let Ok(entries) = fs.lookup(b"frx/store").and_then(|ino| fs.read_dir(ino)) {
+        let mut items: Vec<String> = entries
+            .into_iter()
+            .filter(|e| e.name != b"." && e.name != b"..")
+            .map(|e| format!("/frx/store/{}", String::from_utf8_lossy(&e.name)))
+            .collect();
+        items.sort();
+        facts.push((
+            format!("partition.{n}.store_item_count"),
+            items.len().to_string(),
+        ));
+        for item in items {
+            facts.push((format!("partition.{n}.store_item"), item));
+        }
+    }
+}
