@@ -76,20 +76,81 @@ pub fn indirect_tree_sizes(nblocks: u64, nindir: u64) -> [TreeSize; 3] {
     out
 }
 
+/// Best-fit packing of fragment runs into partially used blocks. The allocator and the
+/// size search share it, so the search counts blocks exactly as allocation uses them.
+pub struct FragPacker {
+    /// Partially used blocks by number of free fragments: the first free fragment of each.
+    partial: Vec<Vec<u64>>,
+}
+
+impl FragPacker {
+    pub fn new(frag: u64) -> FragPacker {
+        FragPacker {
+            partial: vec![Vec::new(); frag as usize],
+        }
+    }
+
+    /// A block whose last `free` fragments, from `addr`, are free.
+    pub fn add_partial(&mut self, free: u64, addr: u64) {
+        if free == 0 {
+            return;
+        }
+        if let Some(bin) = self.partial.get_mut(free as usize) {
+            bin.push(addr);
+        }
+    }
+
+    /// Places a run of `n` (< frag) fragments in the fullest partial block it fits (best
+    /// fit); None when no partial block has room.
+    pub fn find(&mut self, n: u64) -> Option<u64> {
+        let k = (n as usize..self.partial.len()).find(|&k| !self.partial[k].is_empty())?;
+        let addr = self.partial[k].pop()?;
+        self.add_partial(k as u64 - n, addr + n);
+        Some(addr)
+    }
+
+    /// Places a run of `n` fragments at the start of the fresh block at `block`.
+    pub fn fresh(&mut self, n: u64, block: u64) -> u64 {
+        let frag = self.partial.len() as u64;
+        self.add_partial(frag - n, block + n);
+        block
+    }
+}
+
+/// Whole blocks the demands take when fragment packing starts with one partial block of
+/// `initial_free` free fragments (0: none).
+pub fn blocks_needed(demands: &[Demand], frag: u64, initial_free: u64) -> u64 {
+    let mut packer = FragPacker::new(frag);
+    if initial_free > 0 {
+        packer.add_partial(initial_free, 0);
+    }
+    let mut blocks = 0;
+    for d in demands {
+        blocks += d.full + d.indirect;
+        if d.tail > 0 && packer.find(d.tail).is_none() {
+            blocks += 1;
+            packer.fresh(d.tail, blocks * frag);
+        }
+    }
+    blocks
+}
+
 pub struct Allocator<'g> {
     g: &'g Geometry,
     /// Free ranges of whole blocks `[start, end)` in fragments, in address order.
     ranges: Vec<(u64, u64)>,
     next: usize,
     cursor: u64,
-    /// Partially used blocks by number of free fragments: the first free fragment of each.
-    partial: Vec<Vec<u64>>,
+    packer: FragPacker,
+    /// Free fragments of the partial block after the summary array (0: none).
+    initial_free: u64,
 }
 
 impl<'g> Allocator<'g> {
     pub fn new(g: &'g Geometry) -> Allocator<'g> {
         let mut ranges = Vec::new();
-        let mut partial = vec![Vec::new(); g.frag as usize];
+        let mut packer = FragPacker::new(g.frag);
+        let mut initial_free = 0;
         for c in 0..g.ncg {
             let base = g.cgbase(c);
             let end = base + g.ndblk(c);
@@ -97,7 +158,8 @@ impl<'g> Allocator<'g> {
                 let start = g.csaddr() + g.csfrags();
                 let rem = start % g.frag;
                 if rem != 0 {
-                    partial[(g.frag - rem) as usize].push(start);
+                    initial_free = g.frag - rem;
+                    packer.add_partial(initial_free, start);
                 }
                 ranges.push((start.next_multiple_of(g.frag), end));
             } else {
@@ -105,15 +167,32 @@ impl<'g> Allocator<'g> {
                 ranges.push((g.cgdmin(c), end));
             }
         }
-        ranges.retain(|(s, e)| s < e);
+        // Whole blocks only: every bound is block-aligned, this keeps it so regardless.
+        let frag = g.frag;
+        ranges = ranges
+            .into_iter()
+            .map(|(s, e)| (s, s + (e.saturating_sub(s)) / frag * frag))
+            .filter(|(s, e)| s < e)
+            .collect();
         let cursor = ranges.first().map_or(0, |r| r.0);
         Allocator {
             g,
             ranges,
             next: 0,
             cursor,
-            partial,
+            packer,
+            initial_free,
         }
+    }
+
+    /// Whole free blocks before anything is allocated.
+    pub fn capacity(&self) -> u64 {
+        self.ranges.iter().map(|(s, e)| (e - s) / self.g.frag).sum()
+    }
+
+    /// See [`blocks_needed`].
+    pub fn initial_free(&self) -> u64 {
+        self.initial_free
     }
 
     /// `n` whole blocks, as few extents as the free ranges allow.
@@ -122,16 +201,18 @@ impl<'g> Allocator<'g> {
         while n > 0 {
             let &(_, end) = self.ranges.get(self.next).ok_or(NoSpace)?;
             let take = n.min((end - self.cursor) / self.g.frag);
-            match out.last_mut() {
-                Some(e) if e.addr + e.blocks * self.g.frag == self.cursor => e.blocks += take,
-                _ => out.push(Extent {
-                    addr: self.cursor,
-                    blocks: take,
-                }),
+            if take > 0 {
+                match out.last_mut() {
+                    Some(e) if e.addr + e.blocks * self.g.frag == self.cursor => e.blocks += take,
+                    _ => out.push(Extent {
+                        addr: self.cursor,
+                        blocks: take,
+                    }),
+                }
             }
             self.cursor += take * self.g.frag;
             n -= take;
-            if self.cursor >= end {
+            if self.cursor >= end || take == 0 {
                 self.next += 1;
                 if let Some(r) = self.ranges.get(self.next) {
                     self.cursor = r.0;
@@ -143,15 +224,11 @@ impl<'g> Allocator<'g> {
 
     /// A run of `n` (< frag) fragments inside one block.
     pub fn frags(&mut self, n: u64) -> Result<u64, NoSpace> {
-        let found = (n as usize..self.partial.len()).find(|&k| !self.partial[k].is_empty());
-        let (addr, free) = match found {
-            Some(k) => (self.partial[k].pop().ok_or(NoSpace)?, k as u64),
-            None => (self.blocks(1)?.first().ok_or(NoSpace)?.addr, self.g.frag),
-        };
-        if free > n {
-            self.partial[(free - n) as usize].push(addr + n);
+        if let Some(addr) = self.packer.find(n) {
+            return Ok(addr);
         }
-        Ok(addr)
+        let block = self.blocks(1)?.first().ok_or(NoSpace)?.addr;
+        Ok(self.packer.fresh(n, block))
     }
 }
 

@@ -8,6 +8,7 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
 
 use crate::tree::{Content, Dir, FileTree, Meta, Node, NodeKind};
 
@@ -21,21 +22,153 @@ pub enum HostTreeError {
 
 /// Reads the tree under `root`. With `epoch`, every time is `epoch`; otherwise each file's
 /// own mtime. BSD file flags do not exist on Linux and are 0.
+///
+/// Directories are read by a few threads (stat calls dominate); the result does not
+/// depend on their timing: entries are sorted, and of the names of a hard-linked file the
+/// first in [`FileTree::walk`] order keeps the file, the later ones link to it.
 pub fn tree_from_host(root: &Path, epoch: Option<i64>) -> Result<FileTree, HostTreeError> {
-    let io_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| HostTreeError::Io { path, source }
-    };
     let md = fs::metadata(root).map_err(io_err(root))?;
     if !md.is_dir() {
         return Err(HostTreeError::NotADirectory(root.to_path_buf()));
     }
-    let mut links = HashMap::new();
-    let root_dir = read_dir(root, &[], epoch, &mut links)?;
-    Ok(FileTree {
+    let (mut dirs, mut links) = read_all(root, epoch)?;
+    let mut tree = FileTree {
         root_meta: meta(&md, epoch),
-        root: root_dir,
-    })
+        root: assemble(Vec::new(), &mut dirs),
+    };
+    // Component-wise order of paths is the walk order.
+    links.sort_by(|a, b| a.0.split(|c| *c == b'/').cmp(b.0.split(|c| *c == b'/')));
+    let mut first: HashMap<(u64, u64), Vec<u8>> = HashMap::new();
+    for (path, id) in links {
+        match first.get(&id) {
+            Some(target) => {
+                if let Some(node) = node_mut(&mut tree.root, &path) {
+                    node.kind = NodeKind::HardLink(target.clone());
+                }
+            }
+            None => {
+                first.insert(id, path);
+            }
+        }
+    }
+    Ok(tree)
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> HostTreeError {
+    let path = path.to_path_buf();
+    move |source| HostTreeError::Io { path, source }
+}
+
+/// Directories by tree path, their subdirectories still empty.
+type Dirs = HashMap<Vec<u8>, Dir>;
+/// Files with more than one link: tree path and (device, inode).
+type Links = Vec<(Vec<u8>, (u64, u64))>;
+
+#[derive(Default)]
+struct Work {
+    queue: Vec<(Vec<u8>, PathBuf)>,
+    active: usize,
+    dirs: Dirs,
+    links: Links,
+    error: Option<HostTreeError>,
+}
+
+/// Reads every directory under `root` with a few threads sharing a queue.
+fn read_all(root: &Path, epoch: Option<i64>) -> Result<(Dirs, Links), HostTreeError> {
+    let work = Mutex::new(Work {
+        queue: vec![(Vec::new(), root.to_path_buf())],
+        ..Work::default()
+    });
+    let wake = Condvar::new();
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| worker(&work, &wake, epoch));
+        }
+    });
+    let work = work
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    match work.error {
+        Some(e) => Err(e),
+        None => Ok((work.dirs, work.links)),
+    }
+}
+
+fn worker(work: &Mutex<Work>, wake: &Condvar, epoch: Option<i64>) {
+    let lock = || work.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    loop {
+        let (rel, abs) = {
+            let mut w = lock();
+            loop {
+                if w.error.is_some() {
+                    return;
+                }
+                if let Some(job) = w.queue.pop() {
+                    w.active += 1;
+                    break job;
+                }
+                if w.active == 0 {
+                    wake.notify_all();
+                    return;
+                }
+                w = wake
+                    .wait(w)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+        };
+        let result = read_dir(&abs, &rel, epoch);
+        let mut w = lock();
+        w.active -= 1;
+        match result {
+            Ok((dir, subdirs, links)) => {
+                w.dirs.insert(rel, dir);
+                w.queue.extend(subdirs);
+                w.links.extend(links);
+            }
+            Err(e) => {
+                w.error.get_or_insert(e);
+            }
+        }
+        wake.notify_all();
+    }
+}
+
+/// Directory `rel` with its subdirectories filled in from `dirs`.
+fn assemble(rel: Vec<u8>, dirs: &mut Dirs) -> Dir {
+    let mut dir = dirs.remove(&rel).unwrap_or_default();
+    for (name, node) in dir.entries.iter_mut() {
+        if let NodeKind::Dir(sub) = &mut node.kind {
+            *sub = assemble(join(&rel, name), dirs);
+        }
+    }
+    dir
+}
+
+fn node_mut<'t>(dir: &'t mut Dir, path: &[u8]) -> Option<&'t mut Node> {
+    let (name, parent) = match path.iter().rposition(|c| *c == b'/') {
+        Some(i) => (&path[i + 1..], Some(&path[..i])),
+        None => (path, None),
+    };
+    let mut dir = dir;
+    if let Some(parent) = parent {
+        for part in parent.split(|c| *c == b'/') {
+            match &mut dir.entries.get_mut(part)?.kind {
+                NodeKind::Dir(d) => dir = d,
+                _ => return None,
+            }
+        }
+    }
+    dir.entries.get_mut(name)
+}
+
+fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut p = dir.to_vec();
+    if !p.is_empty() {
+        p.push(b'/');
+    }
+    p.extend_from_slice(name);
+    p
 }
 
 fn meta(md: &fs::Metadata, epoch: Option<i64>) -> Meta {
@@ -58,47 +191,28 @@ pub fn freebsd_rdev(linux: u64) -> u64 {
         | (minor & 0xffff_00ff)
 }
 
-/// Reads one directory; `rel` is its path in the tree. Entries are visited in name order,
-/// depth first, so the first name of a hard-linked file is the first in
-/// [`FileTree::walk`] order and later names link to it.
+/// Reads one directory (`rel` is its path in the tree): its entries, subdirectories left
+/// empty and returned to be read, and its multiply-linked files.
+#[allow(clippy::type_complexity)]
 fn read_dir(
     dir: &Path,
     rel: &[u8],
     epoch: Option<i64>,
-    links: &mut HashMap<(u64, u64), Vec<u8>>,
-) -> Result<Dir, HostTreeError> {
-    let io_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| HostTreeError::Io { path, source }
-    };
-    let mut names = Vec::new();
-    for entry in fs::read_dir(dir).map_err(io_err(dir))? {
-        names.push(entry.map_err(io_err(dir))?.file_name());
-    }
-    names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+) -> Result<(Dir, Vec<(Vec<u8>, PathBuf)>, Links), HostTreeError> {
     let mut out = Dir::default();
-    for name in names {
+    let (mut subdirs, mut links) = (Vec::new(), Vec::new());
+    for entry in fs::read_dir(dir).map_err(io_err(dir))? {
+        let name = entry.map_err(io_err(dir))?.file_name();
         let path = dir.join(&name);
-        let mut trel = rel.to_vec();
-        if !trel.is_empty() {
-            trel.push(b'/');
-        }
-        trel.extend_from_slice(name.as_bytes());
+        let trel = join(rel, name.as_bytes());
         let md = fs::symlink_metadata(&path).map_err(io_err(&path))?;
         let ft = md.file_type();
         if !ft.is_dir() && md.nlink() > 1 {
-            if let Some(first) = links.get(&(md.dev(), md.ino())) {
-                let node = Node {
-                    meta: meta(&md, epoch),
-                    kind: NodeKind::HardLink(first.clone()),
-                };
-                out.entries.insert(name.as_bytes().to_vec(), node);
-                continue;
-            }
-            links.insert((md.dev(), md.ino()), trel.clone());
+            links.push((trel.clone(), (md.dev(), md.ino())));
         }
         let kind = if ft.is_dir() {
-            NodeKind::Dir(read_dir(&path, &trel, epoch, links)?)
+            subdirs.push((trel, path.clone()));
+            NodeKind::Dir(Dir::default())
         } else if ft.is_file() {
             NodeKind::File(Content::Host {
                 path: path.clone(),
@@ -120,20 +234,64 @@ fn read_dir(
         } else {
             NodeKind::Socket
         };
-        out.entries.insert(
-            name.as_bytes().to_vec(),
-            Node {
-                meta: meta(&md, epoch),
-                kind,
-            },
-        );
+        let node = Node {
+            meta: meta(&md, epoch),
+            kind,
+        };
+        out.entries.insert(name.as_bytes().to_vec(), node);
     }
-    Ok(out)
+    Ok((out, subdirs, links))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_a_tree_with_hard_links_in_walk_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for d in ["b/c", "a-z", "a"] {
+            fs::create_dir_all(root.join(d)).unwrap();
+        }
+        fs::write(root.join("b/c/file"), "data").unwrap();
+        for link in ["a-z/l1", "a/l2", "b/l3"] {
+            fs::hard_link(root.join("b/c/file"), root.join(link)).unwrap();
+        }
+        std::os::unix::fs::symlink("b/c/file", root.join("sym")).unwrap();
+        let tree = tree_from_host(root, Some(7)).unwrap();
+        let kinds: Vec<(String, String)> = tree
+            .walk()
+            .iter()
+            .map(|(p, n)| {
+                let k = match &n.kind {
+                    NodeKind::Dir(_) => "dir".to_string(),
+                    NodeKind::File(c) => format!("file {}", c.len()),
+                    NodeKind::HardLink(t) => format!("link {}", String::from_utf8_lossy(t)),
+                    NodeKind::Symlink(t) => format!("symlink {}", String::from_utf8_lossy(t)),
+                    k => format!("{k:?}"),
+                };
+                (String::from_utf8_lossy(p).into_owned(), k)
+            })
+            .collect();
+        let expect = [
+            ("a", "dir"),
+            ("a/l2", "file 4"),
+            ("a-z", "dir"),
+            ("a-z/l1", "link a/l2"),
+            ("b", "dir"),
+            ("b/c", "dir"),
+            ("b/c/file", "link a/l2"),
+            ("b/l3", "link a/l2"),
+            ("sym", "symlink b/c/file"),
+        ];
+        let expect: Vec<(String, String)> = expect
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        assert_eq!(kinds, expect);
+        assert!(tree.walk().iter().all(|(_, n)| n.meta.mtime == 7));
+    }
 
     #[test]
     fn device_numbers_convert() {

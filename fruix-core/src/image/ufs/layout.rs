@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use super::alloc::{Allocator, Demand, Extent, NoSpace};
+use super::alloc::{blocks_needed, Allocator, Demand, Extent, NoSpace};
 use super::dir::{self, EntryIn};
 use super::format::*;
 use super::geometry::{max_file_size, Geometry, GeometryError, Params};
@@ -425,16 +425,23 @@ fn allocate(
 /// Binary search over whole blocks for the smallest size whose geometry holds the demands.
 fn search_min_size(demands: &[Demand], ninodes: u64, p: &Params) -> Result<u64, PlanError> {
     let bsize = u64::from(p.bsize);
-    let fits = |blocks: u64| {
-        Geometry::new(blocks * bsize, p)
-            .ok()
-            .is_some_and(|g| allocate(&g, demands, ninodes, |_, _| {}).is_ok())
+    let frag = bsize / u64::from(p.fsize);
+    // Blocks needed depend on the geometry only through the partial block after the
+    // summary array: count once per possible start, then each probe is O(groups).
+    let mut needed: Vec<Option<u64>> = vec![None; frag as usize];
+    let mut fits = |blocks: u64| {
+        let Ok(g) = Geometry::new(blocks * bsize, p) else {
+            return false;
+        };
+        let a = Allocator::new(&g);
+        let k = a.initial_free() as usize;
+        let need = *needed[k].get_or_insert_with(|| blocks_needed(demands, frag, k as u64));
+        ninodes + u64::from(ROOTINO) <= g.inodes() && need <= a.capacity()
     };
     // Validate the parameters once, so a bad one is reported rather than searched for.
     if let Err(e) = Geometry::new(u64::from(u32::MAX), p) {
         return Err(e.into());
     }
-    let frag = bsize / u64::from(p.fsize);
     // A true lower bound: whole blocks, plus tails packed perfectly.
     let full: u64 = demands.iter().map(|d| d.full + d.indirect).sum();
     let tails: u64 = demands.iter().map(|d| d.tail).sum();
@@ -460,4 +467,48 @@ fn search_min_size(demands: &[Demand], ninodes: u64, p: &Params) -> Result<u64, 
         hi = lo;
     }
     Ok(hi * bsize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The size search's block count agrees with real allocation, size after size.
+    #[test]
+    fn counted_blocks_match_allocation() {
+        let p = Params::default();
+        let mut x = 0x1234_5678_9abc_def1u64;
+        let demands: Vec<Demand> = (0..400)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let size = match x % 4 {
+                    0 => x % 4096,
+                    1 => x % 40_000,
+                    2 => x % 500_000,
+                    _ => 0,
+                };
+                Demand::for_size(size, 32768, 4096, 4096)
+            })
+            .collect();
+        for blocks in (40..1200).step_by(7) {
+            let Ok(g) = Geometry::new(blocks * 32768, &p) else {
+                continue;
+            };
+            let a = Allocator::new(&g);
+            let counted = blocks_needed(&demands, g.frag, a.initial_free()) <= a.capacity();
+            let real = {
+                let mut a = Allocator::new(&g);
+                demands.iter().try_for_each(|d| {
+                    a.blocks(d.full)?;
+                    if d.tail > 0 {
+                        a.frags(d.tail)?;
+                    }
+                    a.blocks(d.indirect).map(|_| ())
+                })
+            };
+            assert_eq!(counted, real.is_ok(), "{blocks} blocks");
+        }
+    }
 }
