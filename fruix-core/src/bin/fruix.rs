@@ -9,7 +9,12 @@ use clap::{Parser, Subcommand};
 use fruix_core::image::ufs::{self, UfsLayout, UfsOptions};
 
 #[derive(Parser)]
-#[command(name = "fruix", about = "Declarative FreeBSD systems", version)]
+#[command(
+    name = "fruix",
+    about = "Declarative FreeBSD systems: file systems, images and the store",
+    version,
+    after_help = "Examples:\n  fruix makefs -t ufs2 -o label=root root.img ./rootfs\n  fruix fsck disk.img\n  fruix inspect disk.img\n  fruix store verify --store /frx/store\n  fruix store gc"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -38,7 +43,40 @@ enum Command {
         directory: std::path::PathBuf,
     },
     /// Check the UFS2 file system of an image, or of every UFS partition of a GPT disk.
+    #[command(after_help = "Example: fruix fsck disk.img")]
     Fsck { image: std::path::PathBuf },
+    /// Show what a disk image holds: partitions, labels, sizes, ESP files, UFS2 geometry,
+    /// the current system and the store items.
+    #[command(
+        after_help = "Example: fruix inspect /frx/store/<hash>-fruix-bhyve-image-vm/disk.img"
+    )]
+    Inspect { image: std::path::PathBuf },
+    /// Work on the store.
+    Store {
+        /// Physical store directory [default: $FRUIX_STORE or /frx/store]
+        #[arg(long, global = true, value_name = "DIR")]
+        store: Option<std::path::PathBuf>,
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Re-hash every item and report each one whose contents no longer match its name.
+    #[command(after_help = "Example: fruix store verify --store /var/tmp/store")]
+    Verify,
+    /// Delete every item not reachable from a GC root; print what was freed.
+    #[command(after_help = "Example: fruix store gc")]
+    Gc,
+    /// List the GC roots.
+    #[command(after_help = "Example: fruix store roots")]
+    Roots,
+    /// Make an item (and its closure) a GC root under a name.
+    #[command(
+        after_help = "Example: fruix store add-root vm /frx/store/<hash>-fruix-bhyve-image-vm"
+    )]
+    AddRoot { name: String, item: String },
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -74,11 +112,75 @@ fn main() -> ExitCode {
             directory,
         } => makefs(&fstype, size, &options, epoch, &image, &directory),
         Command::Fsck { image } => fsck(&image),
+        Command::Inspect { image } => inspect(&image),
+        Command::Store { store, command } => store_command(store, command),
     };
     result.unwrap_or_else(|message| {
         eprintln!("fruix: {message}");
         ExitCode::from(1)
     })
+}
+
+fn inspect(image: &Path) -> Result<ExitCode, String> {
+    let facts = fruix_core::cli::inspect_image(image)?;
+    let mut problems = false;
+    for (key, value) in facts {
+        problems |= key.ends_with("problem");
+        println!("{key}={value}");
+    }
+    Ok(if problems {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn store_command(
+    dir: Option<std::path::PathBuf>,
+    command: StoreCommand,
+) -> Result<ExitCode, String> {
+    use fruix_core::store::{Store, StoreLocation};
+    let dir = dir.unwrap_or_else(|| StoreLocation::default_location().dir());
+    let store = Store::open(&dir).map_err(|e| e.to_string())?;
+    match command {
+        StoreCommand::Verify => {
+            let items = store.items().map_err(|e| e.to_string())?;
+            let problems = store.verify().map_err(|e| e.to_string())?;
+            for p in &problems {
+                println!("problem={p}");
+            }
+            println!("items={}", items.len());
+            println!("problems={}", problems.len());
+            Ok(if problems.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        StoreCommand::Gc => {
+            let report = store.gc().map_err(|e| e.to_string())?;
+            for item in &report.deleted {
+                println!("deleted={item}");
+            }
+            println!("deleted_items={}", report.deleted.len());
+            println!("freed_bytes={}", report.freed_bytes);
+            Ok(ExitCode::SUCCESS)
+        }
+        StoreCommand::Roots => {
+            for root in store.roots().map_err(|e| e.to_string())? {
+                println!("root={root}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        StoreCommand::AddRoot { name, item } => {
+            let item: fruix_core::store::StorePath = item
+                .parse()
+                .map_err(|e: fruix_core::store::StorePathError| e.to_string())?;
+            store.add_root(&name, &item).map_err(|e| e.to_string())?;
+            println!("root={item}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 fn usage(message: String) -> Result<ExitCode, String> {

@@ -10,6 +10,9 @@
 //! closure               list the closure's store items with their sizes
 //! ```
 //!
+//! `image` and `build` register their result as a GC root (`image-<host>`,
+//! `system-<host>`), so `fruix store gc` keeps what was last built.
+//!
 //! Options: `--store DIR` (or `FRUIX_STORE`), `--json`, `-q/--quiet`. Results go to stdout
 //! as `key=value` lines (or JSON); progress to stderr. Exit codes: 0 ok, 1 failure, 2 usage.
 
@@ -180,6 +183,9 @@ fn execute(os: &OperatingSystem, args: Args) -> Result<(), String> {
             let artifact =
                 materialize_bhyve_image_with_progress(os, &store, &mut |s| progress.stage(s))
                     .map_err(|e| e.to_string())?;
+            // What the user asked for survives `fruix store gc`, as Guix's auto roots do.
+            let root = format!("image-{}", os.host_name);
+            store.add_root(&root, &artifact.image).map_err(|e| e.to_string())?;
             let md = serde_json::to_value(&artifact.metadata).map_err(|e| e.to_string())?;
             for key in crate::image::Metadata::KEYS {
                 out.put(key, md.get(*key).cloned().unwrap_or_default());
@@ -192,6 +198,8 @@ fn execute(os: &OperatingSystem, args: Args) -> Result<(), String> {
         Verb::Build | Verb::Closure | Verb::Rootfs { .. } => {
             progress.stage(crate::image::Stage::System);
             let closure = crate::system::build_system(os, &store).map_err(|e| e.to_string())?;
+            let root = format!("system-{}", os.host_name);
+            store.add_root(&root, &closure.system).map_err(|e| e.to_string())?;
             out.put("system_store_path", closure.system.to_string());
             out.put("store_item_count", closure.items.len());
             if let Verb::Closure = verb {
