@@ -84,15 +84,14 @@ pub fn generate(root: &Path, files: u64, scale: u64) -> (u64, u64, u64, u64) {
                 dir_tag = dir.replace('/', "_")
             ));
             let roll = rng.next() % 100;
-            if roll < 4 && previous.is_some() {
+            if let (true, Some(prev)) = (roll < 4, &previous) {
                 // Symlinks, mostly short and relative (libfoo.so -> libfoo.so.7).
-                let target = previous.as_ref().unwrap().file_name().unwrap().to_owned();
-                symlink(target, &path).unwrap();
+                symlink(prev.file_name().unwrap(), &path).unwrap();
                 nsym += 1;
                 continue;
             }
-            if roll < 6 && previous.is_some() {
-                fs::hard_link(previous.as_ref().unwrap(), &path).unwrap();
+            if let (true, Some(prev)) = (roll < 6, &previous) {
+                fs::hard_link(prev, &path).unwrap();
                 nhard += 1;
                 continue;
             }
@@ -136,6 +135,8 @@ pub fn generate(root: &Path, files: u64, scale: u64) -> (u64, u64, u64, u64) {
 /// Runs a command; returns (wall seconds, peak RSS in KiB) of that child alone.
 pub fn measure(cmd: &mut Command) -> (f64, u64) {
     let start = Instant::now();
+    // Reaped by wait4 below (which also reports the child's own peak memory).
+    #[allow(clippy::zombie_processes)]
     let child = cmd.spawn().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     let mut status = 0;
     // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
