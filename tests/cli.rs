@@ -80,7 +80,8 @@ fn image_is_the_default_and_prints_metadata(dir: &Path) {
     );
     assert!(!out.contains("fruix: ["));
 
-    let roots = std::fs::read_to_string(store.join(".fruix/roots/image-fruix-freebsd")).expect("GC root");
+    let roots =
+        std::fs::read_to_string(store.join(".fruix/roots/image-fruix-freebsd")).expect("GC root");
     assert_eq!(roots.trim(), value(&out, "image_store_path"));
 
     let json = cli(&["--store", store.to_str().unwrap(), "--json", "-q", "image"]);

@@ -185,7 +185,9 @@ fn execute(os: &OperatingSystem, args: Args) -> Result<(), String> {
                     .map_err(|e| e.to_string())?;
             // What the user asked for survives `fruix store gc`, as Guix's auto roots do.
             let root = format!("image-{}", os.host_name);
-            store.add_root(&root, &artifact.image).map_err(|e| e.to_string())?;
+            store
+                .add_root(&root, &artifact.image)
+                .map_err(|e| e.to_string())?;
             let md = serde_json::to_value(&artifact.metadata).map_err(|e| e.to_string())?;
             for key in crate::image::Metadata::KEYS {
                 out.put(key, md.get(*key).cloned().unwrap_or_default());
@@ -199,7 +201,9 @@ fn execute(os: &OperatingSystem, args: Args) -> Result<(), String> {
             progress.stage(crate::image::Stage::System);
             let closure = crate::system::build_system(os, &store).map_err(|e| e.to_string())?;
             let root = format!("system-{}", os.host_name);
-            store.add_root(&root, &closure.system).map_err(|e| e.to_string())?;
+            store
+                .add_root(&root, &closure.system)
+                .map_err(|e| e.to_string())?;
             out.put("system_store_path", closure.system.to_string());
             out.put("store_item_count", closure.items.len());
             if let Verb::Closure = verb {

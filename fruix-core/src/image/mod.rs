@@ -9,8 +9,8 @@ pub mod esp;
 pub mod gpt;
 pub mod layout;
 pub mod metadata;
-pub mod verify;
 pub mod ufs;
+pub mod verify;
 
 pub use artifact::{
     materialize_bhyve_image, materialize_bhyve_image_with_progress, operating_system_image_spec,
