@@ -202,10 +202,13 @@ fn read_dir(
     let mut out = Dir::default();
     let (mut subdirs, mut links) = (Vec::new(), Vec::new());
     for entry in fs::read_dir(dir).map_err(io_err(dir))? {
-        let name = entry.map_err(io_err(dir))?.file_name();
+        let entry = entry.map_err(io_err(dir))?;
+        let name = entry.file_name();
         let path = dir.join(&name);
         let trel = join(rel, name.as_bytes());
-        let md = fs::symlink_metadata(&path).map_err(io_err(&path))?;
+        // Relative to the open directory (fstatat), not a walk of the whole path; like
+        // lstat, it does not follow symlinks.
+        let md = entry.metadata().map_err(io_err(&path))?;
         let ft = md.file_type();
         if !ft.is_dir() && md.nlink() > 1 {
             links.push((trel.clone(), (md.dev(), md.ino())));
