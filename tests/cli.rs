@@ -165,6 +165,9 @@ fn failures_exit_1_with_a_message(dir: &Path) {
     );
 }
 
+/// A named test case.
+type Case = (&'static str, fn(&Path));
+
 fn main() -> ExitCode {
     if std::env::var_os("FRUIX_CLI_CHILD").is_some() {
         return fruix_core::cli::run(fruix_systems::fruix_freebsd());
@@ -172,7 +175,7 @@ fn main() -> ExitCode {
     let dir: PathBuf = std::env::temp_dir().join(format!("fruix-cli-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let cases: [(&str, fn(&Path)); 6] = [
+    let cases: [Case; 6] = [
         (
             "help_lists_every_verb_with_examples",
             help_lists_every_verb_with_examples,
