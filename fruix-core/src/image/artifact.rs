@@ -9,7 +9,7 @@ use super::layout::{self, ImageSpec, LayoutError, PartitionKind};
 use super::metadata::{self, Metadata};
 use super::ufs::{self, UfsLayout, UfsOptions};
 use crate::rootfs::{self, RootfsError};
-use crate::store::{Store, StoreError, StorePath, STORE_MTIME};
+use crate::store::{ImageMeta, Store, StoreError, StorePath, STORE_MTIME};
 use crate::system::{build_system, SystemClosure, SystemError};
 use crate::OperatingSystem;
 use sha2::{Digest, Sha256};
@@ -202,9 +202,15 @@ fn esp_item(
     let part = spec
         .partition(PartitionKind::Esp)
         .ok_or_else(|| ImageError::Damaged(String::new(), "layout has no ESP".into()))?;
+    // Through `item_file`: a base's symlink must not put a file of the host in the ESP.
     let loader_path = store
-        .physical(&closure.base.bootloader)
-        .join("boot/loader.efi");
+        .item_file(&closure.base.bootloader, "boot/loader.efi")
+        .ok_or_else(|| {
+            ImageError::Damaged(
+                closure.base.bootloader.to_string(),
+                "no regular file boot/loader.efi inside the item".into(),
+            )
+        })?;
     // The item's name is part of its identity: without it, another host's ESP with the
     // same bytes would be found in the cache, and the image would depend on what the
     // store happened to hold before.
@@ -245,8 +251,10 @@ fn root_item(
     store.build_cached::<ImageError>(&root_key, |store| {
         let tree = rootfs::root_tree(store, closure)?;
         let plan = UfsLayout::plan(&tree, &ufs_options(spec, Some(spec.root_fs_size)))?;
-        let b = store.builder(&format!("fruix-root-{}", spec.host_name))?;
+        let mut b = store.builder(&format!("fruix-root-{}", spec.host_name))?;
         let path = b.prepare("root.img")?;
+        // It holds every file of the system, secrets included: owner-only on the host.
+        b.set_meta("root.img", ImageMeta::root(0o400));
         let mut file = File::create(&path).map_err(io("creating", &path))?;
         plan.write_to_with_progress(&mut file, 0, &mut |done, total| {
             progress(Stage::Root { done, total })
@@ -306,6 +314,8 @@ fn disk_item(
 ) -> Result<StorePath, ImageError> {
     let mut b = store.builder(&format!("fruix-bhyve-image-{}", spec.host_name))?;
     let disk_path = b.prepare("disk.img")?;
+    // Like root.img, it holds the system's secrets: owner-only on the host.
+    b.set_meta("disk.img", ImageMeta::root(0o400));
     // Read and write: the gpt crate reads back what it writes.
     let disk = fs::OpenOptions::new()
         .read(true)

@@ -177,9 +177,10 @@ pub fn root_tree(store: &Store, system: &SystemClosure) -> Result<FileTree, Root
     Ok(tree)
 }
 
-/// Names in a directory, sorted; none if it does not exist.
+/// Names in a directory, sorted; none if it does not exist or is a symlink (which could
+/// point at a directory of the building host).
 fn list(dir: &Path) -> Result<Vec<String>, RootfsError> {
-    if !dir.is_dir() {
+    if !fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
         return Ok(Vec::new());
     }
     let mut names: Vec<String> = fs::read_dir(dir)

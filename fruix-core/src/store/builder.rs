@@ -141,8 +141,8 @@ impl<'s> ItemBuilder<'s> {
 
     /// Makes the contents canonical, hashes them, and moves the item into the store.
     pub fn commit(mut self) -> Result<StorePath> {
-        canonicalize(&self.staging)?;
         let overlay = std::mem::take(&mut self.overlay);
+        canonicalize(&self.staging, &overlay)?;
         let self_refs = std::mem::take(&mut self.self_refs);
         let path = self
             .store
@@ -169,8 +169,29 @@ fn set_exec(path: &Path, exec: bool) -> Result<()> {
 /// The fixed time every store entry carries (1970-01-01T00:00:01Z, as Nix).
 pub const STORE_MTIME: i64 = 1;
 
-/// Files 0444/0555, directories 0555, fixed times; children before their directory.
-pub(crate) fn canonicalize(path: &Path) -> Result<()> {
+/// Whether a file with image metadata `meta` is private: nobody but its owner may read it
+/// in the image (e.g. `etc/master.passwd`, 0600). Private files are stored owner-only.
+pub fn is_private(meta: &ImageMeta) -> bool {
+    meta.perm & 0o004 == 0
+}
+
+/// The physical mode of a file in the store: 0444/0555, or 0400/0500 when it is private.
+pub(crate) fn physical_mode(exec: bool, private: bool) -> u32 {
+    match (exec, private) {
+        (false, false) => 0o444,
+        (true, false) => 0o555,
+        (false, true) => 0o400,
+        (true, true) => 0o500,
+    }
+}
+
+/// Files 0444/0555 (0400/0500 when private in `overlay`), directories 0555, fixed times;
+/// children before their directory.
+pub(crate) fn canonicalize(root: &Path, overlay: &BTreeMap<String, ImageMeta>) -> Result<()> {
+    canonicalize_at(root, "", overlay)
+}
+
+fn canonicalize_at(path: &Path, rel: &str, overlay: &BTreeMap<String, ImageMeta>) -> Result<()> {
     let md = fs::symlink_metadata(path).map_err(io("reading", path))?;
     let time = filetime::FileTime::from_unix_time(STORE_MTIME, 0);
     if md.file_type().is_symlink() {
@@ -179,18 +200,26 @@ pub(crate) fn canonicalize(path: &Path) -> Result<()> {
     }
     if md.is_dir() {
         for entry in fs::read_dir(path).map_err(io("listing", path))? {
-            canonicalize(&entry.map_err(io("listing", path))?.path())?;
+            let entry = entry.map_err(io("listing", path))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let child = if rel.is_empty() {
+                name.into_owned()
+            } else {
+                format!("{rel}/{name}")
+            };
+            canonicalize_at(&entry.path(), &child, overlay)?;
         }
         fs::set_permissions(path, fs::Permissions::from_mode(0o555))
             .map_err(io("setting mode of", path))?;
     } else {
-        let mode = if md.permissions().mode() & 0o111 != 0 {
-            0o555
-        } else {
-            0o444
-        };
-        fs::set_permissions(path, fs::Permissions::from_mode(mode))
-            .map_err(io("setting mode of", path))?;
+        let exec = md.permissions().mode() & 0o111 != 0;
+        let private = overlay.get(rel).is_some_and(is_private);
+        fs::set_permissions(
+            path,
+            fs::Permissions::from_mode(physical_mode(exec, private)),
+        )
+        .map_err(io("setting mode of", path))?;
     }
     filetime::set_file_times(path, time, time).map_err(io("setting times of", path))
 }

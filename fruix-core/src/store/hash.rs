@@ -23,6 +23,12 @@
 //! Nothing else enters the hash: not the physical location, times, the building user or
 //! the umask. References are not hashed separately: they are part of the bytes.
 //!
+//! Secrets: a file whose image mode lets others not read it (`perm & 0o004 == 0`, e.g.
+//! `etc/master.passwd` at 0600) is *private*, and stored 0400 (0500 if executable) instead
+//! of 0444/0555, so that it is readable on the building host only by the store's owner.
+//! The physical mode follows from the image metadata, which is hashed: it needs no field
+//! of its own. Verification reports a private file that others can read.
+//!
 //! Self-references (an item naming its own store path, e.g. an image's metadata) are
 //! hashed *modulo* themselves, as Nix's content-addressed paths are: the builder writes
 //! [`SELF_PLACEHOLDER`] where its own hash goes, in files it declares; the hash is taken
@@ -347,8 +353,18 @@ impl ItemSource for PhysicalItem<'_> {
             })
         } else if ft.is_file() {
             let exec = md.permissions().mode() & 0o111 != 0;
+            let meta = self.meta(rel, EntryKind::File { exec });
+            if super::builder::is_private(&meta) && md.permissions().mode() & 0o044 != 0 {
+                return Err(self.bad(
+                    rel,
+                    format!(
+                        "it is private in the image (mode {:04o}) but readable by others on this host",
+                        meta.perm
+                    ),
+                ));
+            }
             Ok(SourceEntry::File {
-                meta: self.meta(rel, EntryKind::File { exec }),
+                meta,
                 exec,
                 len: md.len(),
                 link_key: (md.nlink() > 1).then_some((md.dev(), md.ino())),

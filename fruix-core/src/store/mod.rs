@@ -4,7 +4,9 @@
 //! Physical layout (only this module knows it):
 //!
 //! ```text
-//! DIR/<hash>-<name>/        items: canonical modes, fixed times, read-only
+//! DIR/<hash>-<name>/        items: canonical modes, fixed times, read-only; files that
+//!                           are private in the image (no read bit for others, e.g.
+//!                           password hashes) are 0400/0500, all else 0444/0555
 //! DIR/.fruix/db/<hash>.json registration: name, references, sizes, image metadata
 //! DIR/.fruix/tmp/           staging directories of builds in progress
 //! DIR/.fruix/locks/         one lock file per item hash and per cache key
@@ -30,7 +32,7 @@ mod path;
 pub mod refs;
 mod stamp;
 
-pub use builder::{ItemBuilder, STORE_MTIME};
+pub use builder::{is_private, ItemBuilder, STORE_MTIME};
 pub use error::{Result, StoreError};
 pub use gc::{GcReport, VerifyProblem};
 pub use hash::{Digest, ImageMeta};
@@ -176,6 +178,53 @@ impl Store {
         Ok(lock::Lock::from_file(file))
     }
 
+    /// The physical path of the regular file at `rel` inside `item`, following symlinks only
+    /// within the item: relative targets from the link's directory, absolute ones from the
+    /// item's root (as they resolve when the item's tree is a system's root, e.g. a base's
+    /// `/usr/share/zoneinfo/...`). `None` when it is missing, not a regular file, or would
+    /// leave the item: an item's links never make fruix read a file of the building host.
+    pub fn item_file(&self, item: &StorePath, rel: &str) -> Option<PathBuf> {
+        let root = self.physical(item);
+        let mut todo: Vec<String> = rel.rsplit('/').map(str::to_owned).collect();
+        let mut parts: Vec<String> = Vec::new();
+        let mut hops = 0;
+        while let Some(part) = todo.pop() {
+            match part.as_str() {
+                "" | "." => continue,
+                ".." => {
+                    parts.pop()?;
+                    continue;
+                }
+                _ => {}
+            }
+            let mut path = root.clone();
+            path.extend(&parts);
+            path.push(&part);
+            let md = fs::symlink_metadata(&path).ok()?;
+            if md.file_type().is_symlink() {
+                hops += 1;
+                if hops > 32 {
+                    return None;
+                }
+                let target = fs::read_link(&path).ok()?;
+                let target = target.to_str()?;
+                if target.starts_with('/') {
+                    parts.clear();
+                }
+                todo.extend(target.rsplit('/').map(str::to_owned));
+            } else if md.is_dir() || todo.iter().all(|p| p.is_empty() || p == ".") {
+                parts.push(part);
+            } else {
+                return None;
+            }
+        }
+        let mut path = root;
+        path.extend(&parts);
+        fs::symlink_metadata(&path)
+            .is_ok_and(|m| m.is_file())
+            .then_some(path)
+    }
+
     /// Starts building an item called `name`.
     pub fn builder(&self, name: &str) -> Result<ItemBuilder<'_>> {
         let lock = self.shared_gc_lock()?;
@@ -220,7 +269,13 @@ impl Store {
             // An unregistered directory under our name: a killed build's; ours replaces it.
             remove_tree(&target)?;
         }
+        // Moving a directory to another parent rewrites its `..`: without root, that needs
+        // write permission on the directory itself, which canonical items do not have.
+        fs::set_permissions(staging, fs::Permissions::from_mode(0o755))
+            .map_err(io("unlocking", staging))?;
         fs::rename(staging, &target).map_err(io("moving into the store", &target))?;
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o555))
+            .map_err(io("setting mode of", &target))?;
         sync_dir(&self.dir)?;
         let mut references = Vec::new();
         for hash in &digest.references {

@@ -10,10 +10,17 @@
 //! shepherd/init.scm             -> config item
 //! usr/local/etc/rc.d/fruix-*    -> config item
 //! profile                       -> profile item: base userland + packages
-//! metadata/spec.json            the declaration (host paths replaced by content identities)
+//! metadata/spec.json            the declaration (host paths replaced by content identities,
+//!                               password hashes redacted)
 //! metadata/base.json            the base's items and provenance
 //! metadata/closure              every item the system needs, one per line
 //! ```
+//!
+//! Secrets: declared password hashes reach the image only through `etc/master.passwd` of
+//! the config item, whose image mode is 0600. The store keeps such private files 0400
+//! (readable by the store's owner only, never by other users of the building host), and
+//! `root.img` and `disk.img`, which hold them too, are 0400 as well. The system's
+//! `metadata/spec.json` (world-readable) has them redacted.
 
 mod accounts;
 mod activate;
@@ -118,9 +125,12 @@ fn cache_key(os: &OperatingSystem, base: &BaseItems) -> Result<String, SystemErr
     Ok(format!("system-{}", crate::freebsd::dist::hex(&digest)))
 }
 
+/// What stands for a password hash in `metadata/spec.json`.
+pub const REDACTED: &str = "*redacted: see etc/master.passwd*";
+
 /// The declaration as recorded in the system: host paths (release-set directories,
 /// package trees) replaced by what identifies their contents, so that the system item
-/// does not depend on where things were on the building host.
+/// does not depend on where things were on the building host; password hashes redacted.
 fn portable_spec(os: &OperatingSystem, base: &BaseItems, packages: &[StorePath]) -> String {
     let mut os = os.clone();
     os.base.source = match os.base.source {
@@ -129,6 +139,12 @@ fn portable_spec(os: &OperatingSystem, base: &BaseItems, packages: &[StorePath])
             path: PathBuf::from(base.base.to_string()),
         },
     };
+    // Password hashes are secrets: they live only in the private `etc/master.passwd`.
+    for user in &mut os.users {
+        if !user.password.is_empty() && user.password != "*" {
+            user.password = REDACTED.to_owned();
+        }
+    }
     for (package, item) in os.packages.iter_mut().zip(packages) {
         if let PackageSource::Tree { path } = &mut package.source {
             *path = PathBuf::from(item.to_string());
@@ -142,25 +158,23 @@ fn build_uncached(
     base: &BaseItems,
     store: &Store,
 ) -> Result<StorePath, SystemError> {
-    let kernel_dir = store.physical(&base.kernel).join("boot/kernel");
     for module in &os.kernel.modules {
-        if !kernel_dir.join(format!("{module}.ko")).is_file() {
+        let module_file = format!("boot/kernel/{module}.ko");
+        if store.item_file(&base.kernel, &module_file).is_none() {
             return Err(SystemError::MissingModule {
                 module: module.clone(),
                 kernel: base.kernel.to_string(),
             });
         }
     }
-    let zone = store
-        .physical(&base.runtime)
-        .join("usr/share/zoneinfo")
-        .join(&os.time_zone);
-    if !zone.is_file() {
+    // Through `item_file`: a base's symlink must not make us copy a file of the host.
+    let zone_file = format!("usr/share/zoneinfo/{}", os.time_zone);
+    let Some(zone) = store.item_file(&base.runtime, &zone_file) else {
         return Err(SystemError::MissingTimeZone {
             zone: os.time_zone.clone(),
             runtime: base.runtime.to_string(),
         });
-    }
+    };
     let mut packages = Vec::new();
     for package in &os.packages {
         packages.push(packages::materialize(package, store)?);
@@ -187,6 +201,13 @@ fn build_uncached(
     }
     b.symlink("boot/kernel", &base.kernel.join("boot/kernel"))?;
     let loader_dir = store.physical(&base.bootloader).join("boot");
+    // A real directory of the item: a `boot` symlink would list the host's.
+    if !std::fs::symlink_metadata(&loader_dir).is_ok_and(|m| m.is_dir()) {
+        return Err(SystemError::Damaged(format!(
+            "{}: `boot` is not a directory",
+            base.bootloader
+        )));
+    }
     let mut boot_entries: Vec<String> = std::fs::read_dir(&loader_dir)
         .map_err(|e| SystemError::io("listing", &loader_dir, e))?
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
@@ -240,7 +261,8 @@ fn build_config(
     for (path, text, exec) in &files {
         b.file(path, text.as_bytes(), *exec)?;
     }
-    // Password hashes: readable by root only in the image (the build host's copy is 0444).
+    // Password hashes: readable by root only in the image, which makes the store's copy
+    // private too (0400, readable by the store's owner only; see `store::hash`).
     b.set_meta("etc/master.passwd", ImageMeta::root(0o600));
     b.copy_file("etc/localtime", zone, false)?;
     for user in &os.users {
