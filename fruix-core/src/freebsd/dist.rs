@@ -150,15 +150,28 @@ fn unpack(file: &Path, set: Set, slicer: &mut Slicer<'_>) -> Result<(), BaseErro
     let mut archive = tar::Archive::new(xz2::read::XzDecoder::new(reader));
     for entry in archive.entries().map_err(archive_err)? {
         let mut entry = entry.map_err(archive_err)?;
-        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let not_utf8 = |what: &str, bytes: &[u8]| BaseError::Entry {
+            archive: name.clone(),
+            entry: bytes.escape_ascii().to_string(),
+            why: format!("the {what} is not UTF-8"),
+        };
+        let path_bytes = entry.path_bytes();
+        let raw = std::str::from_utf8(&path_bytes)
+            .map_err(|_| not_utf8("name", &path_bytes))?
+            .to_owned();
         let header = entry.header();
         let mode = header.mode().map_err(archive_err)?;
         let uid = header.uid().map_err(archive_err)?;
         let gid = header.gid().map_err(archive_err)?;
         let kind = header.entry_type();
-        let link = entry
-            .link_name_bytes()
-            .map(|l| String::from_utf8_lossy(&l).into_owned());
+        let link = match entry.link_name_bytes() {
+            Some(l) => Some(
+                std::str::from_utf8(&l)
+                    .map_err(|_| not_utf8("link target", &l))?
+                    .to_owned(),
+            ),
+            None => None,
+        };
         let mut flags = 0;
         if let Some(exts) = entry.pax_extensions().map_err(archive_err)? {
             for ext in exts {

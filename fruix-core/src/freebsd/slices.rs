@@ -4,7 +4,7 @@
 //! and are written straight into the staging directory of their slice: nothing is held in
 //! memory but the names seen so far. Every entry is checked before anything is written:
 //! relative, no `..`, not through a symlink, not twice, hard links only to files already
-//! seen, no device nodes.
+//! seen, no device nodes, names UTF-8 and at most 255 bytes, paths at most 1023 bytes.
 
 use crate::store::hash::{default_meta, EntryKind};
 use crate::store::{ImageMeta, ItemBuilder, Store, StoreError, StorePath};
@@ -124,8 +124,17 @@ fn normalize(raw: &str) -> Result<Option<String>, String> {
             p => parts.push(p),
         }
     }
-    Ok((!parts.is_empty()).then(|| parts.join("/")))
+    let path = parts.join("/");
+    if path.len() > MAX_PATH {
+        return Err(format!(
+            "the path is longer than FreeBSD's {MAX_PATH}-byte limit"
+        ));
+    }
+    Ok((!parts.is_empty()).then_some(path))
 }
+
+/// The longest path FreeBSD can open (`PATH_MAX` is 1024 bytes, the NUL included).
+const MAX_PATH: usize = 1023;
 
 impl<'s> Slicer<'s> {
     pub fn new(store: &'s Store, release: &str, origin: &str) -> Result<Self, BaseError> {

@@ -96,8 +96,24 @@ pub fn build_esp(
     })
 }
 
-/// Reads `EFI/BOOT/BOOTX64.EFI` back from an ESP image (for verification).
+/// Reads `EFI/BOOT/BOOTX64.EFI` back from an ESP image (for verification). A malformed
+/// file system is an error, never a panic.
 pub fn read_loader(esp: &[u8]) -> Result<Vec<u8>, EspError> {
+    // The FAT library trusts some on-disk values (e.g. a directory entry naming cluster 0
+    // or 1 underflows `cluster - 2`; found by fuzzing): contain what it does on garbage.
+    std::panic::catch_unwind(|| read_loader_unchecked(esp)).unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(EspError::Fat(format!(
+            "malformed FAT file system (the reader gave up: {why})"
+        )))
+    })
+}
+
+fn read_loader_unchecked(esp: &[u8]) -> Result<Vec<u8>, EspError> {
     use std::io::Read;
     let fs = FileSystem::new(
         // fatfs wants a writable device even to read: work on a copy.

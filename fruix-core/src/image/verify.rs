@@ -102,14 +102,17 @@ pub struct GptEntry {
 
 impl GptEntry {
     pub fn offset(&self) -> u64 {
-        self.first_lba * 512
+        self.first_lba.saturating_mul(512)
     }
     pub fn size(&self) -> u64 {
-        (self.last_lba + 1).saturating_sub(self.first_lba) * 512
+        self.last_lba
+            .saturating_add(1)
+            .saturating_sub(self.first_lba)
+            .saturating_mul(512)
     }
 }
 
-fn read_at(f: &mut File, at: u64, len: usize) -> std::io::Result<Vec<u8>> {
+fn read_at<R: Read + Seek>(f: &mut R, at: u64, len: usize) -> std::io::Result<Vec<u8>> {
     let mut buf = vec![0u8; len];
     f.seek(SeekFrom::Start(at))?;
     f.read_exact(&mut buf)?;
@@ -117,7 +120,10 @@ fn read_at(f: &mut File, at: u64, len: usize) -> std::io::Result<Vec<u8>> {
 }
 
 /// Reads and checks the protective MBR and both GPT headers; returns the entries.
-pub fn read_gpt(f: &mut File, report: &mut ImageReport) -> std::io::Result<Vec<GptEntry>> {
+pub fn read_gpt<R: Read + Seek>(
+    f: &mut R,
+    report: &mut ImageReport,
+) -> std::io::Result<Vec<GptEntry>> {
     let size = f.seek(SeekFrom::End(0))?;
     if size < 34 * 512 * 2 {
         report.fail(format!("image is {size} bytes: too small for a GPT disk"));
@@ -166,7 +172,19 @@ pub fn read_gpt(f: &mut File, report: &mut ImageReport) -> std::io::Result<Vec<G
             ));
             continue;
         }
-        let entries = read_at(f, entries_lba * 512, count * entry_size)?;
+        // Checked: the header is input, and its CRC only says it was not damaged by accident.
+        let entries = match entries_lba
+            .checked_mul(512)
+            .filter(|at| at.saturating_add((count * entry_size) as u64) <= size)
+        {
+            Some(at) => read_at(f, at, count * entry_size)?,
+            None => {
+                report.fail(format!(
+                    "{which} GPT header: its entries at LBA {entries_lba} lie outside the disk"
+                ));
+                continue;
+            }
+        };
         if crc32(&entries) != le32(&header, 88) {
             report.fail(format!("{which} GPT partition entries: CRC32 mismatch"));
             continue;
@@ -190,14 +208,22 @@ pub fn read_gpt(f: &mut File, report: &mut ImageReport) -> std::io::Result<Vec<G
             .map(|c| u16::from_le_bytes([c[0], c[1]]))
             .take_while(|&c| c != 0)
             .collect();
-        out.push(GptEntry {
+        let entry = GptEntry {
             number: i as u32 + 1,
             type_guid: guid(&e[..16]),
             guid: guid(&e[16..32]),
             first_lba: le64(e, 32),
             last_lba: le64(e, 40),
             label: String::from_utf16_lossy(&name),
-        });
+        };
+        if entry.first_lba < 34 || entry.first_lba > entry.last_lba || entry.last_lba >= last_lba {
+            report.fail(format!(
+                "partition {} `{}`: LBAs {}..={} are not inside the disk's usable sectors",
+                entry.number, entry.label, entry.first_lba, entry.last_lba
+            ));
+            continue;
+        }
+        out.push(entry);
     }
     Ok(out)
 }

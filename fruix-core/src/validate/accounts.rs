@@ -78,9 +78,9 @@ fn check_uid(
         .depends(users.index(first).field("name"))
         .depends(at.field("name"));
     } else if let Some(system) = system_uid_clash(os, user) {
-        let taken = |id: u32| {
-            os.users.iter().any(|u| u.uid == id) || freebsd::system_user_by_uid(id).is_some()
-        };
+        // A set, not a scan per candidate: a spec may declare very many users.
+        let ids: std::collections::HashSet<u32> = os.users.iter().map(|u| u.uid).collect();
+        let taken = |id: u32| ids.contains(&id) || freebsd::system_user_by_uid(id).is_some();
         r.error(
             Rule::SystemIdClash,
             at.field("uid"),
@@ -257,9 +257,8 @@ fn check_groups(os: &OperatingSystem, root: &FieldPath, r: &mut Report) {
             .depends(groups.index(first).field("name"))
             .depends(at.field("name"));
         } else if let Some(system) = system_gid_clash(os, name, gid) {
-            let taken = |id: u32| {
-                os.groups.iter().any(|g| g.gid == id) || freebsd::system_group_by_gid(id).is_some()
-            };
+            let ids: std::collections::HashSet<u32> = os.groups.iter().map(|g| g.gid).collect();
+            let taken = |id: u32| ids.contains(&id) || freebsd::system_group_by_gid(id).is_some();
             r.error(
                 Rule::SystemIdClash,
                 at.field("gid"),
