@@ -76,28 +76,40 @@ fn main() {
         let _ = fs::remove_file(img);
         let _ = Command::new("sync").status();
     };
-    for _ in 0..rounds {
+    let run_theirs = || {
         settle(&theirs_img);
-        settle(&ours_img);
-        let (w, rss) = measure(
+        measure(
             Command::new("makefs")
                 .args(["-t", "ffs", "-o", "version=2", "-T", "0"])
                 .arg(&theirs_img)
                 .arg(&src)
                 .stdout(std::process::Stdio::null()),
-        );
-        theirs.push(w);
-        theirs_rss = theirs_rss.max(rss);
+        )
+    };
+    let run_ours = || {
         settle(&ours_img);
-        let (w, rss) = measure(
+        measure(
             Command::new(&fruix)
                 .args(["makefs", "-t", "ufs2", "-T", "0"])
                 .arg(&ours_img)
                 .arg(&src)
                 .stdout(std::process::Stdio::null()),
-        );
-        ours.push(w);
-        ours_rss = ours_rss.max(rss);
+        )
+    };
+    for round in 0..rounds {
+        // Alternate who goes first, so neither always inherits the other's aftermath.
+        let ((ow, orss), (tw, trss)) = if round % 2 == 0 {
+            let t = run_theirs();
+            (run_ours(), t)
+        } else {
+            let o = run_ours();
+            (o, run_theirs())
+        };
+        println!("round {round}: fruix {ow:.2} s, makefs {tw:.2} s");
+        ours.push(ow);
+        theirs.push(tw);
+        ours_rss = ours_rss.max(orss);
+        theirs_rss = theirs_rss.max(trss);
     }
     let st = Command::new(&fruix)
         .arg("fsck")
