@@ -255,14 +255,16 @@ fn root_item(
         let path = b.prepare("root.img")?;
         // It holds every file of the system, secrets included: owner-only on the host.
         b.set_meta("root.img", ImageMeta::root(0o400));
-        let mut file = File::create(&path).map_err(io("creating", &path))?;
-        plan.write_to_with_progress(&mut file, 0, &mut |done, total| {
-            progress(Stage::Root { done, total })
-        })
-        .map_err(|e| match e {
+        let file = File::create(&path).map_err(io("creating", &path))?;
+        // A new file reads as zeros: the writer's fast path for files applies (kernel-side
+        // copies, sources opened ahead, holes kept).
+        let total = plan.inodes.iter().map(|p| p.size).sum();
+        progress(Stage::Root { done: 0, total });
+        plan.write_to_file(&file, 0).map_err(|e| match e {
             ufs::WriteError::Io(source) => io("writing the root file system", &path)(source),
             other => other.into(),
         })?;
+        progress(Stage::Root { done: total, total });
         file.sync_all().map_err(io("syncing", &path))?;
         Ok(b.commit()?)
     })
