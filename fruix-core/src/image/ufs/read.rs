@@ -270,10 +270,21 @@ impl<R: Read + Seek> Ufs<R> {
             }
             let step = match ptr {
                 Ptr::Data { lbn, addr, frags } => {
-                    let want = lbn * g.bsize;
-                    let n = (frags * g.fsize).min(d.size.saturating_sub(want));
+                    // Damaged pointers can be anything: byte offsets are checked, not trusted.
+                    let (Some(want), Some(at), Some(len)) = (
+                        lbn.checked_mul(g.bsize),
+                        addr.checked_mul(g.fsize),
+                        frags.checked_mul(g.fsize),
+                    ) else {
+                        failure = Some(corrupt(
+                            0,
+                            &format!("block pointer {addr} (block {lbn}) is out of range"),
+                        ));
+                        return false;
+                    };
+                    let n = len.min(d.size.saturating_sub(want)).min(g.bsize);
                     let r = fill_gap(out, &zeros, &mut pos, want)
-                        .and_then(|_| ufs.read_at(addr * g.fsize, &mut buf[..n as usize]))
+                        .and_then(|_| ufs.read_at(at, &mut buf[..n as usize]))
                         .and_then(|_| out.write_all(&buf[..n as usize]));
                     pos = want + n;
                     r
