@@ -143,7 +143,11 @@ impl<R: Read + Seek> Ufs<R> {
 
     /// Reads `buf.len()` bytes at byte `at` of the file system.
     pub fn read_at(&mut self, at: u64, buf: &mut [u8]) -> io::Result<()> {
-        self.r.seek(SeekFrom::Start(self.offset + at))?;
+        let at = self
+            .offset
+            .checked_add(at)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "address past 2^64"))?;
+        self.r.seek(SeekFrom::Start(at))?;
         self.r.read_exact(buf)
     }
 

@@ -235,7 +235,8 @@ struct InodeInfo {
     mode: u16,
     nlink: i16,
     size: u64,
-    blocks: u64,
+    /// Bytes of the sound blocks pass 1 found (what a directory's size must fit in).
+    allocated: u64,
     refs: u64,
     reached: bool,
 }

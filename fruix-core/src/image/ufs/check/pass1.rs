@@ -88,7 +88,7 @@ impl<R: Read + Seek> Checker<R> {
                 mode: d.mode,
                 nlink: d.nlink,
                 size: d.size,
-                blocks: d.blocks,
+                allocated: 0,
                 refs: 0,
                 reached: false,
             },
@@ -196,6 +196,9 @@ impl<R: Read + Seek> Checker<R> {
             }
         }
         frags += self.ext_blocks(ino, &d);
+        if let Some(info) = self.inodes.get_mut(&ino) {
+            info.allocated = frags * g.fsize;
+        }
         let actual = frags * (g.fsize / 512);
         if actual != d.blocks {
             self.p.push(Problem::BlockCount {

@@ -8,10 +8,15 @@ use super::{unreadable, Checker, InodeInfo, Problem};
 use crate::image::ufs::dir;
 use crate::image::ufs::format::*;
 
+/// Largest directory the checker reads (256 MiB: millions of entries).
+const MAX_DIR_SIZE: u64 = 256 << 20;
+
 impl<R: Read + Seek> Checker<R> {
     /// Raw bytes of directory `ino`, if its size is backed by its blocks.
     fn dir_data(&mut self, ino: u64, info: &InodeInfo) -> Option<Vec<u8>> {
-        if info.size > info.blocks.saturating_mul(512) || info.size > 1 << 31 {
+        // Only what pass 1 found allocated is read, and never more than a directory can
+        // sensibly hold, so a damaged size cannot make the checker allocate or loop.
+        if info.size > info.allocated || info.size > MAX_DIR_SIZE {
             self.p.push(Problem::BadSize {
                 ino,
                 size: info.size,
@@ -19,7 +24,7 @@ impl<R: Read + Seek> Checker<R> {
             });
             return None;
         }
-        let mut data = Vec::with_capacity(info.size as usize);
+        let mut data = Vec::with_capacity(info.size.min(1 << 20) as usize);
         match self.ufs.read_file(ino, &mut data) {
             Ok(_) => Some(data),
             Err(e) => {
