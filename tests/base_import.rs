@@ -1,10 +1,13 @@
 //! Importing FreeBSD bases: the sample base, real-layout release sets, and hostile or
 //! broken archives (each refused with an error naming the problem, the store unchanged).
 
+mod common;
+
+use common::{listing, sha};
+
 use fruix_core::freebsd::{self, materialize_base, BaseError};
 use fruix_core::store::{Store, StorePath};
 use fruix_core::{BaseSource, FreeBsdBase};
-use sha2::{Digest, Sha256};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -17,28 +20,6 @@ fn temp() -> PathBuf {
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// Everything in the store directory (names only, recursively): what "unchanged" means.
-/// Lock files are left out: they are empty coordination files that hold no store data
-/// and are kept for reuse (removing them would race with other builders).
-fn listing(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.extension().is_some_and(|x| x == "lock") {
-                continue;
-            }
-            out.push(p.strip_prefix(dir).unwrap().display().to_string());
-            if p.is_dir() && !p.is_symlink() {
-                todo.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 enum E<'a> {
@@ -80,13 +61,6 @@ fn txz(path: &Path, entries: &[E]) {
         builder.append(&h, data).unwrap();
     }
     builder.into_inner().unwrap().finish().unwrap();
-}
-
-fn sha(path: &Path) -> String {
-    Sha256::digest(fs::read(path).unwrap())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn manifest(dir: &Path) {

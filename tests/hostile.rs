@@ -4,11 +4,14 @@
 //! UFS2 checker. Each is refused with an error naming the problem (or reported), the store
 //! keeps only complete items, and nothing panics.
 
+mod common;
+
+use common::{listing, sha};
+
 use fruix_core::freebsd::{self, materialize_base};
 use fruix_core::image::{materialize_bhyve_image, verify::verify_image};
 use fruix_core::store::{Store, StorePath};
 use fruix_core::{OperatingSystem, Rule};
-use sha2::{Digest, Sha256};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -96,13 +99,6 @@ fn xz(path: &Path, bytes: &[u8]) {
     enc.finish().unwrap();
 }
 
-fn sha(path: &Path) -> String {
-    Sha256::digest(fs::read(path).unwrap())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 fn manifest(dir: &Path) {
     let text = format!(
         "base.txz\t{}\t1\tbase\t\"\"\ton\nkernel.txz\t{}\t1\tkernel\t\"\"\ton\n",
@@ -110,26 +106,6 @@ fn manifest(dir: &Path) {
         sha(&dir.join("kernel.txz"))
     );
     fs::write(dir.join("MANIFEST"), text).unwrap();
-}
-
-/// Everything in a store directory but lock files: what "unchanged" means.
-fn listing(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.extension().is_some_and(|x| x == "lock") {
-                continue;
-            }
-            out.push(p.strip_prefix(dir).unwrap().display().to_string());
-            if p.is_dir() && !p.is_symlink() {
-                todo.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// A base with what the default system needs (a shell, the UTC zone, the loader, the
