@@ -99,17 +99,7 @@ pub fn generate(root: &Path, files: u64, scale: u64) -> (u64, u64, u64, u64) {
             if size > 65536 {
                 size *= scale;
             }
-            let mut f = fs::File::create(&path).unwrap();
-            let mut left = size;
-            while left > 0 {
-                let n = left.min(buf.len() as u64) as usize;
-                for chunk in buf[..n].chunks_mut(8) {
-                    let v = rng.next().to_le_bytes();
-                    chunk.copy_from_slice(&v[..chunk.len()]);
-                }
-                f.write_all(&buf[..n]).unwrap();
-                left -= n as u64;
-            }
+            write_random(&path, size, &mut rng, &mut buf);
             nfiles += 1;
             bytes += size;
             previous = Some(path);
@@ -118,7 +108,13 @@ pub fn generate(root: &Path, files: u64, scale: u64) -> (u64, u64, u64, u64) {
     // The kernel itself.
     let kernel = root.join("boot/kernel/kernel");
     let size = 30_000_000 * scale;
-    let mut f = fs::File::create(&kernel).unwrap();
+    write_random(&kernel, size, &mut rng, &mut buf);
+    (nfiles + 1, bytes + size, nsym, nhard)
+}
+
+/// Writes `size` pseudo-random (incompressible) bytes to a new file at `path`.
+fn write_random(path: &Path, size: u64, rng: &mut Rng, buf: &mut [u8]) {
+    let mut f = fs::File::create(path).unwrap();
     let mut left = size;
     while left > 0 {
         let n = left.min(buf.len() as u64) as usize;
@@ -129,7 +125,6 @@ pub fn generate(root: &Path, files: u64, scale: u64) -> (u64, u64, u64, u64) {
         f.write_all(&buf[..n]).unwrap();
         left -= n as u64;
     }
-    (nfiles + 1, bytes + size, nsym, nhard)
 }
 
 /// Runs a command; returns (wall seconds, peak RSS in KiB) of that child alone.

@@ -26,15 +26,10 @@ fn io_err<'p>(
 
 /// The sha256 of a file, streamed.
 pub fn sha256_file(path: &Path) -> Result<String, BaseError> {
-    let mut file = File::open(path).map_err(io_err("opening", path))?;
-    let mut sha = Sha256::new();
-    std::io::copy(&mut file, &mut sha).map_err(io_err("reading", path))?;
-    Ok(hex(&sha.finalize()))
+    crate::store::hash::sha256_file(path).map_err(io_err("reading", path))
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub(crate) use crate::store::hash::hex;
 
 /// The sha256 the release's `MANIFEST` in `dir` gives for `set` (e.g. `base.txz`).
 pub fn manifest_sha256(dir: &Path, set: &str) -> Result<String, BaseError> {

@@ -102,7 +102,7 @@ fn key(kind: &str, parts: &[&str]) -> String {
         sha.update([0]);
         sha.update(part);
     }
-    format!("{kind}-{}", crate::freebsd::dist::hex(&sha.finalize()))
+    format!("{kind}-{}", crate::store::hash::hex(&sha.finalize()))
 }
 
 fn ufs_options(spec: &ImageSpec, size: Option<u64>) -> UfsOptions {
@@ -299,13 +299,6 @@ fn copy_sparse(src: &Path, dst: &mut File, dst_path: &Path, offset: u64) -> Resu
     }
 }
 
-fn sha256_file(path: &Path) -> Result<String, ImageError> {
-    let mut file = File::open(path).map_err(io("opening", path))?;
-    let mut sha = Sha256::new();
-    std::io::copy(&mut file, &mut sha).map_err(io("reading", path))?;
-    Ok(crate::freebsd::dist::hex(&sha.finalize()))
-}
-
 fn disk_item(
     os: &OperatingSystem,
     store: &Store,
@@ -343,7 +336,8 @@ fn disk_item(
     }
     disk.sync_all().map_err(io("syncing", &disk_path))?;
     drop(disk);
-    let raw_sha256 = sha256_file(&disk_path)?;
+    let raw_sha256 =
+        crate::store::hash::sha256_file(&disk_path).map_err(io("reading", &disk_path))?;
     let md = metadata::metadata(
         os,
         store,

@@ -59,6 +59,18 @@ pub struct SelfRefs<'a> {
     pub hash: Option<&'a str>,
 }
 
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The SHA-256 of a file's bytes as hex, streamed.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut sha = Sha256::new();
+    std::io::copy(&mut fs::File::open(path)?, &mut sha)?;
+    Ok(hex(&sha.finalize()))
+}
+
 /// Replaces every occurrence of `from` by `to` (same length) in `bytes`.
 pub fn replace_all(bytes: &mut [u8], from: &[u8], to: &[u8]) {
     debug_assert_eq!(from.len(), to.len());
@@ -199,7 +211,7 @@ pub fn digest_source(
     put(&mut walk.sha, name.as_bytes());
     walk.entry("")?;
     let full = walk.sha.finalize();
-    let hash: String = full[..20].iter().map(|b| format!("{b:02x}")).collect();
+    let hash = hex(&full[..20]);
     Ok(Digest {
         hash,
         references: walk.scanner.into_found(),

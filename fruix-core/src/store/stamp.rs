@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 pub fn tree_stamp(root: &Path) -> Result<String> {
     let mut sha = Sha256::new();
     stamp(root, &mut sha)?;
-    Ok(sha.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(super::hash::hex(&sha.finalize()))
 }
 
 fn stamp(path: &Path, sha: &mut Sha256) -> Result<()> {

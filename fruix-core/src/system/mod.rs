@@ -122,7 +122,7 @@ fn cache_key(os: &OperatingSystem, base: &BaseItems) -> Result<String, SystemErr
         }
     }
     let digest = sha.finalize();
-    Ok(format!("system-{}", crate::freebsd::dist::hex(&digest)))
+    Ok(format!("system-{}", crate::store::hash::hex(&digest)))
 }
 
 /// What stands for a password hash in `metadata/spec.json`.
