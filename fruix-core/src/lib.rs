@@ -20,14 +20,15 @@ pub mod cli;
 pub mod freebsd;
 pub mod image;
 pub mod rootfs;
-pub mod spec;
 pub mod store;
 pub mod system;
 pub mod tree;
-pub mod validate;
 
+// The declaration layer lives in its own small crate (`fruix-core/spec`) so that the
+// `operating_system!` macro links only it; re-exported here unchanged.
 #[doc(hidden)]
-pub mod __private;
+pub use fruix_spec::__private;
+pub use fruix_spec::{spec, validate};
 
 pub use spec::*;
 pub use validate::{FieldPath, Rule, Violation, Violations};

@@ -3,13 +3,13 @@
 
 use crate::ast::Range;
 use crate::lower::Cx;
-use fruix_core::OperatingSystem;
+use fruix_spec::OperatingSystem;
 use proc_macro2::Span;
 
 /// Adds a compile error for every violation of the core's rules that the literal parts of
 /// the declaration decide on their own.
 pub fn check(cx: &mut Cx, os: &OperatingSystem) {
-    for violation in fruix_core::validate::validate(os) {
+    for violation in fruix_spec::validate::validate(os) {
         if !violation.is_decidable(&cx.opaque) {
             continue;
         }

@@ -7,40 +7,15 @@
 //! release distribution sets ([`dist`]) or from a generated sample base ([`sample`]); both
 //! go through the same [`slices::Slicer`], so they are treated alike downstream.
 
-mod accounts;
 pub mod dist;
 pub mod sample;
 pub mod slices;
 
-pub use accounts::*;
+pub use fruix_spec::freebsd::*;
 pub use slices::{BaseError, BaseItems};
 
 use crate::store::Store;
-use crate::{Arch, BaseSource, FreeBsdBase};
-use std::path::PathBuf;
-
-/// A base generated in-process (FreeBSD's layout, placeholder contents) for `release`.
-pub fn sample_base(release: &str) -> FreeBsdBase {
-    FreeBsdBase {
-        release: release.to_owned(),
-        arch: Arch::Amd64,
-        source: BaseSource::Sample,
-    }
-}
-
-/// The amd64 release distribution sets (`base.txz`, `kernel.txz`) of `release` in `dir`,
-/// checked against the directory's `MANIFEST`.
-pub fn dist_sets(release: &str, dir: impl Into<PathBuf>) -> FreeBsdBase {
-    FreeBsdBase {
-        release: release.to_owned(),
-        arch: Arch::Amd64,
-        source: BaseSource::DistSets {
-            dir: dir.into(),
-            base_sha256: None,
-            kernel_sha256: None,
-        },
-    }
-}
+use crate::{BaseSource, FreeBsdBase};
 
 /// Puts `base` into `store` (or finds it there) and returns its slices.
 pub fn materialize_base(base: &FreeBsdBase, store: &Store) -> Result<BaseItems, BaseError> {
@@ -58,22 +33,5 @@ pub fn materialize_base(base: &FreeBsdBase, store: &Store) -> Result<BaseItems, 
             store,
         ),
         BaseSource::Tree { path } => dist::materialize_tree(base, path, store),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base_constructors() {
-        let sample = sample_base("14.3-RELEASE");
-        assert_eq!(sample.release, "14.3-RELEASE");
-        assert_eq!(sample.source, BaseSource::Sample);
-        let sets = dist_sets("15.0-RELEASE", "/srv/dist");
-        assert_eq!(sets.arch, Arch::Amd64);
-        assert!(
-            matches!(sets.source, BaseSource::DistSets { ref dir, .. } if dir == std::path::Path::new("/srv/dist"))
-        );
     }
 }

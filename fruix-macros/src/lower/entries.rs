@@ -4,7 +4,7 @@
 use super::leaves::{boolean, device, int, list, map, name, opt_string, string, strings};
 use super::{set, structure, Cx, Lowered};
 use crate::ast::Value;
-use fruix_core::{
+use fruix_spec::{
     FieldPath, FileSystem, Group, HostEntry, Package, PackageSource, Service, Swap, User,
 };
 use proc_macro2::TokenStream;
@@ -295,7 +295,7 @@ pub fn package(cx: &mut Cx, path: &FieldPath, value: &Value) -> Lowered<Package>
                     pkg.source = PackageSource::Inline {
                         files: files
                             .into_iter()
-                            .map(|(path, contents)| fruix_core::InlineFile {
+                            .map(|(path, contents)| fruix_spec::InlineFile {
                                 path,
                                 contents,
                                 executable: false,

@@ -3,8 +3,8 @@
 
 use super::{Cx, Lowered};
 use crate::ast::{Item, Key, Range, Value};
-use fruix_core::validate::UnknownName;
-use fruix_core::{ByteSize, Device, FieldPath, ImageSize};
+use fruix_spec::validate::UnknownName;
+use fruix_spec::{ByteSize, Device, FieldPath, ImageSize};
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 use std::collections::BTreeMap;

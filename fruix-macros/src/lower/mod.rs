@@ -13,8 +13,8 @@ mod system;
 pub use system::operating_system;
 
 use crate::ast::{Braced, Range, Value};
-use fruix_core::validate::names::closest;
-use fruix_core::FieldPath;
+use fruix_spec::validate::names::closest;
+use fruix_spec::FieldPath;
 use proc_macro2::TokenStream;
 use quote::quote;
 use std::collections::HashMap;

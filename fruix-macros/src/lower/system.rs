@@ -5,7 +5,7 @@ use super::entries;
 use super::leaves::{boolean, image_size, int, map, name, size, string, strings};
 use super::{not_literal, set, structure, Cx, Lowered};
 use crate::ast::{Input, Range, Value};
-use fruix_core::{
+use fruix_spec::{
     FieldPath, FreeBsdBase, ImageLayout, Kernel, Loader, OperatingSystem, SwapPartition,
 };
 use proc_macro2::Span;
@@ -137,7 +137,7 @@ pub fn operating_system(cx: &mut Cx, input: &Input) -> Lowered<OperatingSystem> 
 fn base(cx: &mut Cx, path: &FieldPath, value: &Value) -> Lowered<FreeBsdBase> {
     if let Some(release) = sample_base_call(value) {
         cx.at(&path.field("release"), Range::single(release.span()));
-        let base = fruix_core::freebsd::sample_base(&release.value());
+        let base = fruix_spec::freebsd::sample_base(&release.value());
         return (base, quote!(::fruix_core::freebsd::sample_base(#release)));
     }
     let ty = quote!(::fruix_core::FreeBsdBase);

@@ -1,4 +1,4 @@
-//! FreeBSD's own accounts.
+//! FreeBSD facts a declaration needs: the system accounts, and constructors for a base.
 //!
 //! The account tables are FreeBSD 14's `etc/master.passwd` and `etc/group` from the
 //! FreeBSD source tree (`freebsd-src`, branch `main`/`stable/14`; root's shell is `/bin/sh`
@@ -6,6 +6,32 @@
 //! merged over these: a declared account with a system account's name replaces it, and a
 //! declared id that collides with a system account of another name is a validation error
 //! (`system-id-clash`).
+
+use crate::{Arch, BaseSource, FreeBsdBase};
+use std::path::PathBuf;
+
+/// A base generated in-process (FreeBSD's layout, placeholder contents) for `release`.
+pub fn sample_base(release: &str) -> FreeBsdBase {
+    FreeBsdBase {
+        release: release.to_owned(),
+        arch: Arch::Amd64,
+        source: BaseSource::Sample,
+    }
+}
+
+/// The amd64 release distribution sets (`base.txz`, `kernel.txz`) of `release` in `dir`,
+/// checked against the directory's `MANIFEST`.
+pub fn dist_sets(release: &str, dir: impl Into<PathBuf>) -> FreeBsdBase {
+    FreeBsdBase {
+        release: release.to_owned(),
+        arch: Arch::Amd64,
+        source: BaseSource::DistSets {
+            dir: dir.into(),
+            base_sha256: None,
+            kernel_sha256: None,
+        },
+    }
+}
 
 /// One row of FreeBSD's `master.passwd`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,5 +273,22 @@ mod tests {
         assert_eq!(system_group_by_gid(69).map(|g| g.name), Some("network"));
         assert!(system_user("alice").is_none());
         assert!(system_group_by_gid(1001).is_none());
+    }
+}
+
+#[cfg(test)]
+mod base_tests {
+    use super::*;
+
+    #[test]
+    fn base_constructors() {
+        let sample = sample_base("14.3-RELEASE");
+        assert_eq!(sample.release, "14.3-RELEASE");
+        assert_eq!(sample.source, BaseSource::Sample);
+        let sets = dist_sets("15.0-RELEASE", "/srv/dist");
+        assert_eq!(sets.arch, Arch::Amd64);
+        assert!(
+            matches!(sets.source, BaseSource::DistSets { ref dir, .. } if dir == std::path::Path::new("/srv/dist"))
+        );
     }
 }
