@@ -1,16 +1,16 @@
 //! Builders sharing one store: eight processes building the same image, two different
 //! systems built at once; and a store on a file system that runs out of space.
 
+mod common;
+
+use common::child_process;
 use fruix_core::store::{Store, StorePath};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 fn temp(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fruix-conc-{tag}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch(&format!("conc-{tag}"))
 }
 
 /// The default system, or the same with the host name `FRUIX_CHILD_HOST`.
@@ -26,8 +26,7 @@ fn system() -> fruix_core::OperatingSystem {
 #[test]
 #[ignore = "helper run in child processes by the other tests"]
 fn child_build_image() {
-    let dir = std::env::var_os("FRUIX_CHILD_STORE").expect("FRUIX_CHILD_STORE");
-    let store = Store::open(PathBuf::from(dir)).unwrap();
+    let store = Store::open(child_process::store_dir()).unwrap();
     let artifact = fruix_core::image::materialize_bhyve_image(&system(), &store).unwrap();
     println!(
         "\nFRUIX-RESULT {} {} {}",
@@ -37,40 +36,18 @@ fn child_build_image() {
     );
 }
 
+/// A child building `child_build_image` into `store`, for the host name `host` if given.
 fn child(store: &Path, host: Option<&str>) -> Command {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "--exact",
-        "child_build_image",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env("FRUIX_CHILD_STORE", store)
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
+    let mut cmd = child_process::command("child_build_image", store);
     if let Some(host) = host {
         cmd.env("FRUIX_CHILD_HOST", host);
     }
     cmd
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 /// (image store path, raw_sha256, disk.img path) printed by a successful child.
 fn result_of(out: &Output) -> (String, String, String) {
-    assert!(out.status.success(), "build failed: {}", text(out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .find_map(|l| l.split_once("FRUIX-RESULT ").map(|(_, r)| r.to_owned()))
-        .unwrap_or_else(|| panic!("no result in {stdout}"));
+    let line = child_process::tagged(out, "FRUIX-RESULT ");
     let parts: Vec<&str> = line.split(' ').collect();
     (parts[0].into(), parts[1].into(), parts[2].into())
 }
@@ -185,9 +162,13 @@ fn an_image_does_not_depend_on_what_the_store_held_before() {
     fs::remove_dir_all(root).unwrap();
 }
 
+// The disk-full test needs Linux: a private mount namespace (unshare) with tmpfs mounts.
+
 /// Where a disk-full build is made to stop: in the middle of each of these stages.
+#[cfg(target_os = "linux")]
 const FULL_STAGES: [&str; 4] = ["system", "ESP", "root file system", "disk assembly"];
 
+#[cfg(target_os = "linux")]
 fn mount_tmpfs(dir: &Path, bytes: u64) {
     fs::create_dir_all(dir).unwrap();
     let status = Command::new("mount")
@@ -198,18 +179,15 @@ fn mount_tmpfs(dir: &Path, bytes: u64) {
     assert!(status.success(), "mounting a tmpfs on {}", dir.display());
 }
 
+#[cfg(target_os = "linux")]
 fn used_bytes(dir: &Path) -> u64 {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).unwrap();
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a NUL-terminated path and `st` a valid out-parameter.
-    assert_eq!(unsafe { libc::statvfs(c.as_ptr(), &mut st) }, 0);
-    (st.f_blocks - st.f_bfree) as u64 * st.f_frsize as u64
+    common::fs_space(dir).unwrap().used
 }
 
 /// Runs inside a private mount namespace (as root there): measures how much space each
 /// stage of a build takes on a tmpfs, then builds into tmpfs file systems sized to run
 /// out in the middle of each stage, and reports what happened.
+#[cfg(target_os = "linux")]
 #[test]
 #[ignore = "helper run in child processes by the other tests"]
 fn child_disk_full() {
@@ -244,12 +222,7 @@ fn child_disk_full() {
         let store = Store::open(dir.join("store")).unwrap();
         let problems = store.verify().unwrap();
         let left = leftovers(&dir.join("store"));
-        let names: Vec<String> = store
-            .items()
-            .unwrap()
-            .iter()
-            .map(|i| i.name().to_owned())
-            .collect();
+        let names = common::item_names(&store);
         println!("\nFULL {i} LIMIT {limit} bytes, in the {stage} stage ({marks:?})");
         println!("FULL {i} ERROR {err}");
         println!("FULL {i} VERIFY {problems:?}");
@@ -258,6 +231,7 @@ fn child_disk_full() {
     }
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn a_full_file_system_gives_a_no_space_error_and_leaves_no_partial_item() {
     let root = temp("full");
@@ -270,17 +244,11 @@ fn a_full_file_system_gives_a_no_space_error_and_leaves_no_partial_item() {
     let out = unshare
         .args(["--mount", "--propagation", "private"])
         .arg(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_disk_full",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(child_process::helper_args("child_disk_full"))
         .env("FRUIX_FULL_DIR", &root)
         .output()
         .expect("unshare (util-linux) must be installed");
-    let all = text(&out);
+    let all = child_process::output_text(&out);
     assert!(out.status.success(), "{all}");
     let field = |i: usize, what: &str| -> String {
         let tag = format!("FULL {i} {what} ");

@@ -8,11 +8,14 @@
 //! its store), so every stage gets kills however long it takes on this machine; where a
 //! kill actually landed is read afterwards from which items exist, not assumed.
 
+mod common;
+
+use common::child_process;
 use fruix_core::store::{Store, StorePath};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -32,24 +35,14 @@ fn temp(tag: &str) -> PathBuf {
 }
 
 fn free_bytes(dir: &Path) -> u64 {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
-        return 0;
-    };
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a NUL-terminated path and `st` a valid out-parameter.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return 0;
-    }
-    st.f_bavail as u64 * st.f_frsize as u64
+    common::fs_space(dir).map_or(0, |s| s.available)
 }
 
 /// Runs in child processes: builds the default image into `FRUIX_CHILD_STORE`.
 #[test]
 #[ignore = "helper run in child processes by the other tests"]
 fn child_build_image() {
-    let dir = std::env::var_os("FRUIX_CHILD_STORE").expect("FRUIX_CHILD_STORE");
-    let store = Store::open(PathBuf::from(dir)).unwrap();
+    let store = Store::open(child_process::store_dir()).unwrap();
     let os = fruix_systems::fruix_freebsd();
     let artifact = fruix_core::image::materialize_bhyve_image(&os, &store).unwrap();
     println!(
@@ -58,33 +51,14 @@ fn child_build_image() {
     );
 }
 
+/// A child building `child_build_image` into `store`.
 fn child(store: &Path) -> Command {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "--exact",
-        "child_build_image",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env("FRUIX_CHILD_STORE", store)
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    cmd
+    child_process::command("child_build_image", store)
 }
 
 /// (image store path, raw_sha256) printed by a successful child.
 fn result_of(out: &std::process::Output) -> (String, String) {
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "build failed: {text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = text
-        .lines()
-        .find_map(|l| l.split_once("FRUIX-RESULT ").map(|(_, r)| r.to_owned()))
-        .unwrap_or_else(|| panic!("no result in {text}"));
+    let line = child_process::tagged(out, "FRUIX-RESULT ");
     let (image, sha) = line.split_once(' ').unwrap();
     (image.to_owned(), sha.trim().to_owned())
 }
@@ -113,12 +87,7 @@ fn item_dirs(dir: &Path) -> Vec<String> {
 /// The stage a build was in when it stopped, judged by which items are complete: the
 /// first stage whose final item is not registered.
 fn stage_reached(store: &Store) -> &'static str {
-    let names: Vec<String> = store
-        .items()
-        .unwrap()
-        .iter()
-        .map(|i| i.name().to_owned())
-        .collect();
+    let names = common::item_names(store);
     STAGES
         .iter()
         .find(|(_, item)| !names.iter().any(|n| n.starts_with(item)))

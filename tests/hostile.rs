@@ -16,10 +16,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 fn temp(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fruix-hostile-{tag}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch(&format!("hostile-{tag}"))
 }
 
 #[derive(Clone, Copy)]

@@ -2,15 +2,17 @@
 //! mtools, grub-fstest, The Sleuth Kit) as well as our own verifier, reproduced in other
 //! stores, rebuilt warm, partially rebuilt, and refused when it cannot fit.
 
+mod common;
+
+use common::child_process::{self, output_text as text};
 use fruix_core::image::verify::verify_image;
 use fruix_core::image::{materialize_bhyve_image, ImageArtifact, ImageError};
 use fruix_core::store::{Store, StorePath};
 use fruix_core::{ByteSize, ImageSize};
 use std::collections::HashMap;
 use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 struct Built {
@@ -41,14 +43,6 @@ fn tool(name: &str, args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("{name} must be installed (.ci/run installs it): {e}"))
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn disk() -> String {
@@ -156,15 +150,9 @@ fn store_files() -> Vec<(String, PathBuf)> {
     let mut out = Vec::new();
     for item in b.store.closure(&[system]).unwrap() {
         let root = b.store.physical(&item);
-        let mut todo = vec![root.clone()];
-        while let Some(p) = todo.pop() {
-            let md = fs::symlink_metadata(&p).unwrap();
-            if md.is_dir() {
-                todo.extend(fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
-            } else if md.is_file() {
-                let rel = p.strip_prefix(&root).unwrap().display();
-                out.push((format!("frx/store/{}/{rel}", item.base_name()), p));
-            }
+        for (p, _) in common::regular_files(&root) {
+            let rel = p.strip_prefix(&root).unwrap().display();
+            out.push((format!("frx/store/{}/{rel}", item.base_name()), p));
         }
     }
     out.sort();
@@ -301,24 +289,16 @@ fn our_verifier_passes_the_image_and_names_each_corruption() {
 #[test]
 #[ignore = "helper run in child processes by the other tests"]
 fn child_image() {
-    let dir = std::env::var_os("FRUIX_CHILD_STORE").expect("FRUIX_CHILD_STORE");
-    let store = Store::open(Path::new(&dir)).unwrap();
+    let store = Store::open(child_process::store_dir()).unwrap();
     let artifact = materialize_bhyve_image(&fruix_systems::fruix_freebsd(), &store).unwrap();
     print!("{}", artifact.metadata.to_key_values());
 }
 
+/// Builds the image in a child with the umask `umask` in the time zone `tz`; returns
+/// the metadata it printed.
 fn child(store: &Path, umask: &str, tz: &str) -> HashMap<String, String> {
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "umask {umask}; exec \"$0\" --exact child_image --ignored --nocapture --test-threads=1"
-        ))
-        .arg(exe)
-        .env("FRUIX_CHILD_STORE", store)
+    let out = child_process::command_with_umask("child_image", store, umask)
         .env("TZ", tz)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
@@ -347,21 +327,6 @@ fn same_declaration_same_image_bytes_in_any_store_umask_or_time_zone() {
     fs::remove_dir_all(dir).unwrap();
 }
 
-/// Every file's name, size and modification time under `dir`.
-fn state(dir: &Path) -> Vec<(PathBuf, u64, i64, i64)> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(p) = todo.pop() {
-        let md = fs::symlink_metadata(&p).unwrap();
-        out.push((p.clone(), md.size(), md.mtime(), md.mtime_nsec()));
-        if md.is_dir() {
-            todo.extend(fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
-        }
-    }
-    out.sort();
-    out
-}
-
 #[test]
 fn warm_rebuilds_write_nothing_and_one_rc_conf_change_reuses_the_esp() {
     let b = built();
@@ -370,9 +335,13 @@ fn warm_rebuilds_write_nothing_and_one_rc_conf_change_reuses_the_esp() {
     let store = Store::open(dir.join("store")).unwrap();
     let os = fruix_systems::fruix_freebsd();
     let first = materialize_bhyve_image(&os, &store).unwrap();
-    let before = state(store.dir());
+    let before = common::entry_state(store.dir());
     assert_eq!(materialize_bhyve_image(&os, &store).unwrap(), first);
-    assert_eq!(state(store.dir()), before, "a warm rebuild must not write");
+    assert_eq!(
+        common::entry_state(store.dir()),
+        before,
+        "a warm rebuild must not write"
+    );
 
     let mut changed = os.clone();
     changed.rc_conf.insert("dumpdev".into(), "AUTO".into());
@@ -404,12 +373,7 @@ fn an_image_too_small_for_its_contents_fails_before_writing() {
         "{text}"
     );
     // The system closure is built (complete items); no partition or disk item is.
-    let names: Vec<String> = store
-        .items()
-        .unwrap()
-        .iter()
-        .map(|i| i.name().to_owned())
-        .collect();
+    let names = common::item_names(&store);
     assert!(
         names.iter().all(|n| !n.starts_with("fruix-esp")
             && !n.starts_with("fruix-root")

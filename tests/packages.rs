@@ -1,6 +1,8 @@
 //! Packages from host trees and inline files become items; the profile merges them over
 //! the base and refuses two packages that provide the same file.
 
+mod common;
+
 use fruix_core::store::Store;
 use fruix_core::system::{build_system, SystemError};
 use fruix_core::Package;
@@ -9,10 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 fn temp(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fruix-pkg-{tag}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch(&format!("pkg-{tag}"))
 }
 
 #[test]

@@ -2,6 +2,9 @@
 //! nothing of the building host (paths, user, host name, time, environment) into any store
 //! item or image, and keeps declared secrets out of world-readable store files.
 
+mod common;
+
+use common::child_process;
 use fruix_core::image::materialize_bhyve_image;
 use fruix_core::store::Store;
 use std::fs;
@@ -10,10 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn temp(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fruix-sec-{tag}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch(&format!("sec-{tag}"))
 }
 
 /// A sha512-crypt hash standing for a real password's.
@@ -21,17 +21,10 @@ const HASH: &str = "$6$fruixsalt$zbx/Q0gf52TKJIzwfs9mjTG0Q70zzCoiXnSnoF.gmBkssx3
 
 /// Every regular file under `dir` with its mode.
 fn files(dir: &Path) -> Vec<(PathBuf, u32)> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(p) = todo.pop() {
-        let md = fs::symlink_metadata(&p).unwrap();
-        if md.is_dir() {
-            todo.extend(fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
-        } else if md.is_file() {
-            out.push((p, md.permissions().mode() & 0o7777));
-        }
-    }
-    out
+    common::regular_files(dir)
+        .into_iter()
+        .map(|(p, md)| (p, md.permissions().mode() & 0o7777))
+        .collect()
 }
 
 /// Whether `needle` occurs in `hay` (fast on the mostly-zero bytes of disk images).
@@ -100,8 +93,7 @@ fn password_hashes_never_land_in_world_readable_store_files() {
 #[test]
 #[ignore = "helper run in child processes by the other tests"]
 fn child_build_image() {
-    let dir = std::env::var_os("FRUIX_CHILD_STORE").expect("FRUIX_CHILD_STORE");
-    let store = Store::open(PathBuf::from(dir)).unwrap();
+    let store = Store::open(child_process::store_dir()).unwrap();
     let artifact = materialize_bhyve_image(&fruix_systems::fruix_freebsd(), &store).unwrap();
     println!("\nFRUIX-DISK {}", artifact.disk_image.display());
 }
@@ -151,17 +143,11 @@ fn an_unprivileged_build_writes_only_its_store_and_leaks_nothing_of_the_host() {
             "--no-new-privs",
         ])
         .arg(&exe)
-        .args([
-            "--exact",
-            "child_build_image",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(child_process::helper_args("child_build_image"))
         .current_dir(&cwd)
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
-        .env("FRUIX_CHILD_STORE", &store_dir)
+        .env(child_process::STORE_VAR, &store_dir)
         .env("HOME", &home)
         .env("TMPDIR", &tmp)
         .env("USER", format!("user-{sentinel}"))
@@ -171,11 +157,7 @@ fn an_unprivileged_build_writes_only_its_store_and_leaks_nothing_of_the_host() {
         .env("SOURCE_DATE_EPOCH", "1234567890")
         .output()
         .expect("setpriv (util-linux) must be installed");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = child_process::output_text(&out);
     assert!(out.status.success(), "unprivileged build failed: {text}");
     assert!(text.contains("FRUIX-DISK "), "{text}");
 
@@ -243,10 +225,5 @@ fn an_unprivileged_build_writes_only_its_store_and_leaks_nothing_of_the_host() {
         }
     }
     assert_eq!(store.verify().unwrap(), []);
-    Command::new("chmod")
-        .args(["-R", "u+w"])
-        .arg(&root)
-        .status()
-        .unwrap();
-    fs::remove_dir_all(root).unwrap();
+    common::remove_read_only_tree(&root);
 }

@@ -2,6 +2,9 @@
 //! reproducibility across stores, umasks and time zones, the build cache, killed and
 //! concurrent builds, and the root file-system layout.
 
+mod common;
+
+use common::child_process;
 use fruix_core::rootfs;
 use fruix_core::store::{Store, StorePath};
 use fruix_core::system::{build_system, SystemClosure};
@@ -9,14 +12,11 @@ use fruix_core::tree::NodeKind;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn temp(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fruix-sys-{tag}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch(&format!("sys-{tag}"))
 }
 
 fn build(store_dir: &Path) -> (Store, SystemClosure) {
@@ -29,38 +29,19 @@ fn build(store_dir: &Path) -> (Store, SystemClosure) {
 #[test]
 #[ignore = "helper run in child processes by the other tests"]
 fn child_build() {
-    let dir = std::env::var_os("FRUIX_CHILD_STORE").expect("FRUIX_CHILD_STORE");
-    let (_, closure) = build(Path::new(&dir));
+    let (_, closure) = build(&child_process::store_dir());
     println!("SYSTEM={}", closure.system);
 }
 
 /// Starts this test binary as a builder child with the given umask and TZ.
 fn child(store_dir: &Path, umask: &str, tz: &str) -> Command {
-    let exe = std::env::current_exe().unwrap();
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c")
-        .arg(format!(
-            "umask {umask}; exec \"$0\" --exact child_build --ignored --nocapture --test-threads=1"
-        ))
-        .arg(exe)
-        .env("FRUIX_CHILD_STORE", store_dir)
-        .env("TZ", tz)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut cmd = child_process::command_with_umask("child_build", store_dir, umask);
+    cmd.env("TZ", tz);
     cmd
 }
 
 fn system_of(output: &std::process::Output) -> String {
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "child failed: {text}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    text.lines()
-        .find_map(|l| l.split("SYSTEM=").nth(1))
-        .unwrap_or_else(|| panic!("no SYSTEM= in {text}"))
-        .to_owned()
+    child_process::tagged(output, "SYSTEM=")
 }
 
 /// Every entry of an item: path, kind, mode, contents or link target.
@@ -111,36 +92,16 @@ fn same_declaration_same_items_whatever_the_store_umask_or_time_zone() {
     fs::remove_dir_all(root).unwrap();
 }
 
-/// Modification times of everything in the store: any write shows up here.
-fn store_state(dir: &Path) -> Vec<(String, i64, i64, u64)> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(p) = todo.pop() {
-        let md = fs::symlink_metadata(&p).unwrap();
-        out.push((
-            p.display().to_string(),
-            md.mtime(),
-            md.mtime_nsec(),
-            md.size(),
-        ));
-        if md.is_dir() {
-            todo.extend(fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
-        }
-    }
-    out.sort();
-    out
-}
-
 #[test]
 fn a_second_build_writes_nothing_and_verify_catches_tampering() {
     let root = temp("cache");
     let (store, first) = build(&root.join("store"));
-    let before = store_state(store.dir());
+    let before = common::entry_state(store.dir());
     std::thread::sleep(Duration::from_millis(20));
     let (_, second) = build(&root.join("store"));
     assert_eq!(first, second);
     assert_eq!(
-        store_state(store.dir()),
+        common::entry_state(store.dir()),
         before,
         "a warm build must not touch the store"
     );
@@ -379,11 +340,6 @@ fn root_file_system_has_the_current_system_topology() {
         fs::read(store_rc).unwrap(),
         fs::read(store.physical(&closure.config).join("etc/rc.conf")).unwrap()
     );
-    // Make the tree removable (directories were written read-only like the image's).
-    Command::new("chmod")
-        .args(["-R", "u+w"])
-        .arg(&root)
-        .status()
-        .unwrap();
-    fs::remove_dir_all(root).unwrap();
+    // Directories were written read-only like the image's.
+    common::remove_read_only_tree(&root);
 }

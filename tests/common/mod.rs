@@ -1,10 +1,44 @@
-//! Helpers shared by the integration tests that compare store states and archives.
+//! Helpers shared by the integration tests: scratch directories, store states, hashes, and
+//! builds in child processes ([`child_process`]).
 
 #![allow(dead_code)]
 
+pub mod child_process;
+
+use fruix_core::store::Store;
 use sha2::{Digest, Sha256};
 use std::fs;
-use std::path::Path;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A fresh, empty scratch directory `fruix-<name>-<pid>` in the temporary directory.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fruix-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Removes a tree that holds read-only directories (as store items and images are written).
+pub fn remove_read_only_tree(root: &Path) {
+    Command::new("chmod")
+        .args(["-R", "u+w"])
+        .arg(root)
+        .status()
+        .unwrap();
+    fs::remove_dir_all(root).unwrap();
+}
+
+/// The names (without hash) of a store's registered items.
+pub fn item_names(store: &Store) -> Vec<String> {
+    store
+        .items()
+        .unwrap()
+        .iter()
+        .map(|i| i.name().to_owned())
+        .collect()
+}
 
 /// Everything in a store directory (names only, recursively): what "unchanged" means.
 /// Lock files are left out: they are empty coordination files that hold no store data
@@ -26,6 +60,68 @@ pub fn listing(dir: &Path) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+/// Every entry under `dir` (itself included) with its size and modification time,
+/// sorted: any write shows up here.
+pub fn entry_state(dir: &Path) -> Vec<(PathBuf, u64, i64, i64)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(p) = todo.pop() {
+        let md = fs::symlink_metadata(&p).unwrap();
+        out.push((p.clone(), md.size(), md.mtime(), md.mtime_nsec()));
+        if md.is_dir() {
+            todo.extend(fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Every regular file under `dir`, with its metadata (symbolic links are not followed).
+pub fn regular_files(dir: &Path) -> Vec<(PathBuf, fs::Metadata)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(p) = todo.pop() {
+        let md = fs::symlink_metadata(&p).unwrap();
+        if md.is_dir() {
+            todo.extend(fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else if md.is_file() {
+            out.push((p, md));
+        }
+    }
+    out
+}
+
+/// Space on the file system holding a directory, in bytes.
+pub struct FsSpace {
+    pub used: u64,
+    /// What an unprivileged writer may still use.
+    pub available: u64,
+}
+
+/// statvfs(3) of the file system holding `dir`; None when it cannot be asked.
+pub fn fs_space(dir: &Path) -> Option<FsSpace> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs is plain data; all zeros is a valid value.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a NUL-terminated path and `st` a valid out-parameter.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    // The field types differ between systems; they are u64 on some.
+    #[allow(clippy::unnecessary_cast)]
+    let (blocks, free, avail, frsize) = (
+        st.f_blocks as u64,
+        st.f_bfree as u64,
+        st.f_bavail as u64,
+        st.f_frsize as u64,
+    );
+    Some(FsSpace {
+        used: (blocks - free) * frsize,
+        available: avail * frsize,
+    })
 }
 
 /// The sha256 of a file, as hex.

@@ -191,6 +191,16 @@ pub fn freebsd_rdev(linux: u64) -> u64 {
         | (minor & 0xffff_00ff)
 }
 
+/// The building host's device number as FreeBSD encodes it: a FreeBSD host's as it is,
+/// any other's read as Linux's.
+fn host_rdev(rdev: u64) -> u64 {
+    if cfg!(target_os = "freebsd") {
+        rdev
+    } else {
+        freebsd_rdev(rdev)
+    }
+}
+
 /// Reads one directory (`rel` is its path in the tree): its entries, subdirectories left
 /// empty and returned to be read, and its multiply-linked files.
 #[allow(clippy::type_complexity)]
@@ -226,11 +236,11 @@ fn read_dir(
             NodeKind::Symlink(target.as_os_str().as_bytes().to_vec())
         } else if ft.is_char_device() {
             NodeKind::CharDevice {
-                rdev: freebsd_rdev(md.rdev()),
+                rdev: host_rdev(md.rdev()),
             }
         } else if ft.is_block_device() {
             NodeKind::BlockDevice {
-                rdev: freebsd_rdev(md.rdev()),
+                rdev: host_rdev(md.rdev()),
             }
         } else if ft.is_fifo() {
             NodeKind::Fifo

@@ -1,19 +1,20 @@
 //! The fast path for the common target, a file: positioned writes instead of seeks, host
-//! contents copied inside the kernel (`copy_file_range`, one copy instead of a read and a
-//! write through user space, holes of sparse sources skipped with `SEEK_DATA`), and the
-//! data of the inodes split between two threads. The bytes are exactly those of
+//! contents copied inside the kernel where the host can ([`host_copy`]), and the opening
+//! of host files overlapped with the copying. The bytes are exactly those of
 //! [`UfsLayout::write_to`]; only the order of the writes differs.
+
+mod host_copy;
 
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
-use std::os::unix::io::AsRawFd;
 use std::path::Path;
 use std::sync::mpsc;
 
 use super::layout::{InodePlan, Kind, UfsLayout};
 use super::write::{nonzero_runs, Out, WriteError, WriteStats};
 use crate::tree::Content;
+use host_copy::{CopyError, CopyPath};
 
 /// Host files opened ahead of the copying (open descriptors), and per message.
 const OPEN_AHEAD: usize = 256;
@@ -44,6 +45,16 @@ impl UfsLayout<'_> {
     /// Writes the file system at byte `offset` of `file` (which must read as zeros there,
     /// like a new file); afterwards the file is at least `offset + size_bytes` long.
     pub fn write_to_file(&self, file: &File, offset: u64) -> Result<WriteStats, WriteError> {
+        self.write_to_file_via(file, offset, CopyPath::HOST)
+    }
+
+    /// [`Self::write_to_file`], host contents copied by `copy_path`.
+    fn write_to_file_via(
+        &self,
+        file: &File,
+        offset: u64,
+        copy_path: CopyPath,
+    ) -> Result<WriteStats, WriteError> {
         // Writes to one file serialize on its inode lock, so copying is one thread; a
         // second one opens and measures the sources ahead of it, overlapping the path
         // lookups with the copies.
@@ -65,7 +76,7 @@ impl UfsLayout<'_> {
                 }
                 let _ = tx.send(batch);
             });
-            let written = self.write_data_blocks(file, offset, &rx);
+            let written = self.write_data_blocks(file, offset, &rx, copy_path);
             // Hang up first, so an opener blocked on a full channel stops and the scope
             // can join it even when copying failed early.
             drop(rx);
@@ -95,6 +106,7 @@ impl UfsLayout<'_> {
         file: &File,
         offset: u64,
         rx: &mpsc::Receiver<Vec<Result<Source, WriteError>>>,
+        copy_path: CopyPath,
     ) -> Result<WriteStats, WriteError> {
         let mut pending = std::collections::VecDeque::new();
         let mut out = FileOut {
@@ -116,15 +128,14 @@ impl UfsLayout<'_> {
                     let src = pending.pop_front().ok_or_else(|| {
                         WriteError::Io(io::Error::other("the opening thread sent nothing"))
                     })??;
-                    out.written +=
-                        self.copy_host(&src, file, offset, p, &mut buf)
-                            .map_err(|e| match e {
-                                CopyError::Read(source) => WriteError::Read {
-                                    path: path.display().to_string(),
-                                    source,
-                                },
-                                CopyError::Write(e) => WriteError::Io(e),
-                            })?;
+                    self.copy_host(&src, &mut out, p, &mut buf, copy_path)
+                        .map_err(|e| match e {
+                            CopyError::Read(source) => WriteError::Read {
+                                path: path.display().to_string(),
+                                source,
+                            },
+                            CopyError::Write(e) => WriteError::Io(e),
+                        })?;
                     self.write_indirect(&mut out, p)?;
                     content += p.size;
                 }
@@ -159,16 +170,15 @@ impl UfsLayout<'_> {
         out
     }
 
-    /// Copies a host file's data into its blocks; returns the bytes written.
+    /// Copies a host file's data into its blocks.
     fn copy_host(
         &self,
         src: &Source,
-        dst: &File,
-        base: u64,
+        out: &mut FileOut<'_>,
         p: &InodePlan<'_>,
         buf: &mut [u8],
-    ) -> Result<u64, CopyError> {
-        let mut written = 0;
+        copy_path: CopyPath,
+    ) -> Result<(), CopyError> {
         for (off, at, len) in self.pieces(p) {
             let mut pos = off;
             let end = off + len;
@@ -178,22 +188,14 @@ impl UfsLayout<'_> {
                 let range = if src.dense {
                     Some((pos, end))
                 } else {
-                    data_range(&src.file, pos, end)
+                    copy_path.data_range(&src.file, pos, end)
                 };
                 let Some((data, hole)) = range else { break };
-                let n = copy(
-                    &src.file,
-                    data,
-                    dst,
-                    base + at + (data - off),
-                    hole - data,
-                    buf,
-                )?;
-                written += n;
+                copy_path.copy(&src.file, data, out, at + (data - off), hole - data, buf)?;
                 pos = hole;
             }
         }
-        Ok(written)
+        Ok(())
     }
 }
 
@@ -225,118 +227,4 @@ fn open_source(path: &Path, expected: u64) -> Result<Source, WriteError> {
         file,
         dense: md.blocks() * 512 >= md.len(),
     })
-}
-
-enum CopyError {
-    Read(io::Error),
-    Write(io::Error),
-}
-
-/// The next data range `[start, end)` of `f` at or after `pos`, clipped to `limit`; None
-/// when only a hole is left. Without `SEEK_DATA` support the whole rest is data.
-fn data_range(f: &File, pos: u64, limit: u64) -> Option<(u64, u64)> {
-    let fd = f.as_raw_fd();
-    // SAFETY: lseek on a descriptor we own, with plain integer arguments.
-    let data = unsafe { libc::lseek(fd, pos as libc::off_t, libc::SEEK_DATA) };
-    if data < 0 {
-        let err = io::Error::last_os_error();
-        // ENXIO: no data past `pos`; anything else: assume all data.
-        return if err.raw_os_error() == Some(libc::ENXIO) {
-            None
-        } else {
-            Some((pos, limit))
-        };
-    }
-    let data = data as u64;
-    if data >= limit {
-        return None;
-    }
-    // SAFETY: as above.
-    let hole = unsafe { libc::lseek(fd, data as libc::off_t, libc::SEEK_HOLE) };
-    let hole = if hole < 0 {
-        limit
-    } else {
-        (hole as u64).min(limit)
-    };
-    Some((data, hole))
-}
-
-/// Copies `len` bytes from `src` at `from` to `dst` at `to`, in the kernel when it can,
-/// through `buf` otherwise. Returns the bytes copied.
-fn copy(
-    src: &File,
-    from: u64,
-    dst: &File,
-    to: u64,
-    len: u64,
-    buf: &mut [u8],
-) -> Result<u64, CopyError> {
-    let (mut from, mut to, mut left) = (from as libc::loff_t, to as libc::loff_t, len);
-    while left > 0 {
-        let chunk = left.min(1 << 30) as usize;
-        // SAFETY: both descriptors are open files we own; the offsets are ours and the
-        // kernel only advances them.
-        let n = unsafe {
-            libc::copy_file_range(
-                src.as_raw_fd(),
-                &mut from,
-                dst.as_raw_fd(),
-                &mut to,
-                chunk,
-                0,
-            )
-        };
-        if n > 0 {
-            left -= n as u64;
-            continue;
-        }
-        if n == 0 {
-            return Err(CopyError::Read(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the file shrank while copying",
-            )));
-        }
-        let err = io::Error::last_os_error();
-        match err.raw_os_error() {
-            // Not supported here (other file system, old kernel): copy by hand.
-            Some(libc::EXDEV | libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP | libc::EPERM) => {
-                return slow_copy(src, from as u64, dst, to as u64, left, buf).map(|_| len);
-            }
-            Some(libc::EINTR) => {}
-            _ => return Err(CopyError::Write(err)),
-        }
-    }
-    Ok(len)
-}
-
-fn slow_copy(
-    src: &File,
-    mut from: u64,
-    dst: &File,
-    mut to: u64,
-    mut left: u64,
-    buf: &mut [u8],
-) -> Result<(), CopyError> {
-    while left > 0 {
-        let n = left.min(buf.len() as u64) as usize;
-        let mut got = 0;
-        while got < n {
-            match src.read_at(&mut buf[got..n], from + got as u64) {
-                Ok(0) => {
-                    return Err(CopyError::Read(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "the file shrank while copying",
-                    )))
-                }
-                Ok(k) => got += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(CopyError::Read(e)),
-            }
-        }
-        dst.write_all_at(&buf[..n], to).map_err(CopyError::Write)?;
-        from += n as u64;
-        to += n as u64;
-        left -= n as u64;
-    }
-    Ok(())
 }
