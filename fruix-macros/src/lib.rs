@@ -80,8 +80,10 @@
 //! - **Structs** are `{ field: value, .. }`. Fields not written keep their defaults.
 //! - **Any other Rust expression** may stand for any value: a variable, a function call, a
 //!   `vec!`. It is converted with `Into` (strings accept `&str` and `String`, lists accept any
-//!   iterable of convertible items, maps any iterable of pairs). To use a variable where a bare
-//!   name is expected (e.g. `kind: my_kind`), write it in parentheses: `kind: (my_kind)`.
+//!   iterable of convertible items, maps any iterable of pairs). Integer fields (`uid`, `gid`,
+//!   `serial_speed`, `autoboot_delay`, `dump`) take the field's type, as in a struct literal:
+//!   `uid: 1000 + 1` is a `u32`. To use a variable where a bare name is expected
+//!   (e.g. `kind: my_kind`), write it in parentheses: `kind: (my_kind)`.
 //!
 //! # Compile-time checks
 //!
