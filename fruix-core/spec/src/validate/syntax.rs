@@ -5,7 +5,7 @@
 use super::names::closest;
 use super::tz_names::{TZDATA_VERSION, ZONE_NAMES};
 use super::{FieldPath, Report, Rule, Violation};
-use crate::{OperatingSystem, PackageSource};
+use crate::{Arch, OperatingSystem, PackageSource};
 use std::collections::btree_map::{BTreeMap, Entry};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -531,10 +531,30 @@ pub(crate) fn check_top_level(os: &OperatingSystem, root: &FieldPath, r: &mut Re
         )
         .help("write it like `15.0-RELEASE`, `14.3-RELEASE-p2` or `16.0-CURRENT`");
     }
+    check_arch(os, root, r);
     check_kernel(os, root, r);
     check_packages(os, root, r);
     check_time_zone_and_locale(os, root, r);
     check_hosts(os, root, r);
+}
+
+/// Images are amd64 only for now: the ESP's boot file is `BOOTX64.EFI`, the launch scripts
+/// start x86 machines, and no arm64 image has been booted. An aarch64 base would build an
+/// image that cannot start, so it is refused rather than ignored.
+fn check_arch(os: &OperatingSystem, root: &FieldPath, r: &mut Report) {
+    let arch = os.base.arch;
+    if arch != Arch::Amd64 {
+        r.error(
+            Rule::UnsupportedArch,
+            root.field("base").field("arch"),
+            format!(
+                "architecture `{}` is not supported yet: images boot amd64 only \
+                 (EFI/BOOT/BOOTX64.EFI, bhyve and qemu-system-x86_64)",
+                arch.name()
+            ),
+        )
+        .help("use `amd64`, with amd64 release sets or tree");
+    }
 }
 
 fn check_kernel(os: &OperatingSystem, root: &FieldPath, r: &mut Report) {

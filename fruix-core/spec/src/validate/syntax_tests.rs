@@ -365,6 +365,23 @@ fn hosts_rules() {
 }
 
 #[test]
+fn only_amd64_is_supported() {
+    let mut spec = os();
+    spec.base.arch = crate::Arch::Aarch64;
+    assert_eq!(broken(&spec), pairs(&[("unsupported-arch", "base.arch")]));
+    let violations = validate_all(&spec);
+    assert!(
+        violations[0]
+            .message
+            .contains("`aarch64` is not supported yet"),
+        "{}",
+        violations[0]
+    );
+    spec.base.arch = crate::Arch::Amd64;
+    assert_eq!(broken(&spec), vec![]);
+}
+
+#[test]
 fn scoped_ipv6_host_addresses() {
     let problem = |address: &str| super::host_address_problem(address).map(|(m, _)| m);
     // FreeBSD's own /etc/hosts, a numeric scope, a VLAN interface, link-local multicast.
