@@ -92,8 +92,9 @@ pub enum Stage {
     Done,
 }
 
-/// Bumped whenever the image's bytes would change for the same inputs.
-const SCHEME: &str = "fruix-image-v1";
+/// Bumped whenever the image's bytes would change for the same inputs (v2: metadata
+/// derived from the layout and the consoles, `loader_console`).
+const SCHEME: &str = "fruix-image-v2";
 
 fn key(kind: &str, parts: &[&str]) -> String {
     let mut sha = Sha256::new();
