@@ -259,13 +259,13 @@ fn root_item(
         let file = File::create(&path).map_err(io("creating", &path))?;
         // A new file reads as zeros: the writer's fast path for files applies (kernel-side
         // copies, sources opened ahead, holes kept).
-        let total = plan.inodes.iter().map(|p| p.size).sum();
-        progress(Stage::Root { done: 0, total });
-        plan.write_to_file(&file, 0).map_err(|e| match e {
+        plan.write_to_file_with_progress(&file, 0, &mut |done, total| {
+            progress(Stage::Root { done, total })
+        })
+        .map_err(|e| match e {
             ufs::WriteError::Io(source) => io("writing the root file system", &path)(source),
             other => other.into(),
         })?;
-        progress(Stage::Root { done: total, total });
         file.sync_all().map_err(io("syncing", &path))?;
         Ok(b.commit()?)
     })
