@@ -199,7 +199,7 @@ fn links_in_a_base_never_make_fruix_read_the_building_host() {
             "loader -> host file",
             vec![copy(&ZONE), loader_to_host],
             vec![copy(&MODULE)],
-            Some("no regular file boot/loader.efi inside the item"),
+            Some("boot/loader.efi is not a regular file inside the base"),
         ),
         (
             "module -> host file",
@@ -570,6 +570,12 @@ fn json_specs_with_invalid_values_name_the_rule_and_field() {
             json!("15.0 RELEASE"),
             Rule::ReleaseLabel,
             "base.release",
+        ),
+        (
+            "/base/arch",
+            json!("aarch64"),
+            Rule::UnsupportedArch,
+            "base.arch",
         ),
     ] {
         let os = OperatingSystem::from_json(&patched(pointer, value.clone()))

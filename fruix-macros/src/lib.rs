@@ -71,7 +71,8 @@
 //!   or string literals and values may also be integers, or booleans written as `YES`/`NO`.
 //! - **Names** of closed sets are bare words (or strings): consoles `comconsole vidconsole efi
 //!   eficom nullconsole spinconsole`; file-system kinds `ufs msdosfs tmpfs devfs fdescfs procfs
-//!   nullfs`; FAT types `fat16 fat32`; architectures `amd64 aarch64`; image size `auto`.
+//!   nullfs`; FAT types `fat16 fat32`; architectures `amd64 aarch64` (`aarch64` is refused
+//!   until images boot it); image size `auto`.
 //! - **Sizes** are strings such as `"320MiB"`, `"33292KiB"`, `"2G"`, or a number of bytes.
 //! - **Devices** are `gpt_label("LABEL")` (`/dev/gpt/LABEL`), `device_path("/dev/ada0p2")`, or
 //!   a path string. These call forms are part of the grammar and need no import.
@@ -80,8 +81,10 @@
 //! - **Structs** are `{ field: value, .. }`. Fields not written keep their defaults.
 //! - **Any other Rust expression** may stand for any value: a variable, a function call, a
 //!   `vec!`. It is converted with `Into` (strings accept `&str` and `String`, lists accept any
-//!   iterable of convertible items, maps any iterable of pairs). To use a variable where a bare
-//!   name is expected (e.g. `kind: my_kind`), write it in parentheses: `kind: (my_kind)`.
+//!   iterable of convertible items, maps any iterable of pairs). Integer fields (`uid`, `gid`,
+//!   `serial_speed`, `autoboot_delay`, `dump`) take the field's type, as in a struct literal:
+//!   `uid: 1000 + 1` is a `u32`. To use a variable where a bare name is expected
+//!   (e.g. `kind: my_kind`), write it in parentheses: `kind: (my_kind)`.
 //!
 //! # Compile-time checks
 //!
@@ -91,9 +94,9 @@
 //! names, commands, requirements and requirement cycles, mount points, the root file system,
 //! fsck passes of pseudo file systems, GPT labels the image does not create, rc.conf, sysctl
 //! and loader.conf keys and values, consoles and serial speeds, image sizes and labels, time
-//! zones, host addresses, package names and init modes. All errors of one invocation are
-//! reported together. A rule that depends on a value computed at run time is left to
-//! `validate()`.
+//! zones, host addresses, package names, init modes and the architecture. All errors of one
+//! invocation are reported together. A rule that depends on a value computed at run time is
+//! left to `validate()`.
 
 mod ast;
 mod check;

@@ -92,7 +92,7 @@ pub fn materialize(
                 });
             }
         }
-        let mut slicer = Slicer::new(store, &base.release, "")?;
+        let mut slicer = Slicer::new(store, &base.release, &dir.display().to_string())?;
         for (file, _, set) in &sets {
             unpack(file, *set, &mut slicer)?;
         }
@@ -321,3 +321,7 @@ fn walk_tree(
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "dist_tests.rs"]
+mod tests;

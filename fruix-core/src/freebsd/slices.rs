@@ -6,8 +6,9 @@
 //! relative, no `..`, not through a symlink, not twice, hard links only to files already
 //! seen, no device nodes, names UTF-8 and at most 255 bytes, paths at most 1023 bytes.
 
+use crate::rootfs::RESERVED_TOP_LEVEL;
 use crate::store::hash::{default_meta, EntryKind};
-use crate::store::{ImageMeta, ItemBuilder, Store, StoreError, StorePath};
+use crate::store::{file_within, ImageMeta, ItemBuilder, Store, StoreError, StorePath};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -67,6 +68,15 @@ pub enum BaseError {
     },
     #[error("base index `{0}` is damaged")]
     BadIndex(String),
+    #[error("`{archive}`: entry `{entry}`: the base's `/{name}` collides with `{made}`, which Fruix makes in the root file system; remove `{name}` from the base")]
+    TopLevelCollision {
+        archive: String,
+        entry: String,
+        name: &'static str,
+        made: &'static str,
+    },
+    #[error("`{base}`: boot/loader.efi {problem}: the EFI system partition boots FreeBSD's UEFI loader from it (as EFI/BOOT/BOOTX64.EFI); `base.txz` has it, `make installworld` installs it")]
+    MissingLoader { base: String, problem: &'static str },
 }
 
 /// Which distribution set an entry comes from.
@@ -100,6 +110,8 @@ pub enum EntryData<'r> {
 /// Routes entries into the three slice builders.
 pub struct Slicer<'s> {
     builders: Vec<ItemBuilder<'s>>,
+    /// The whole base (sets directory, tree, sample), for errors about the base as such.
+    base: String,
     origin: String,
     /// Paths seen per set: `kernel.txz` and `base.txz` both hold `./boot`.
     seen: HashSet<(Set, String)>,
@@ -137,6 +149,8 @@ fn normalize(raw: &str) -> Result<Option<String>, String> {
 const MAX_PATH: usize = 1023;
 
 impl<'s> Slicer<'s> {
+    /// A slicer for the base `origin` names (its archives may be named later with
+    /// [`set_origin`](Self::set_origin)).
     pub fn new(store: &'s Store, release: &str, origin: &str) -> Result<Self, BaseError> {
         let builders = vec![
             store.builder(&format!("freebsd-runtime-{release}"))?,
@@ -145,6 +159,7 @@ impl<'s> Slicer<'s> {
         ];
         Ok(Slicer {
             builders,
+            base: origin.to_owned(),
             origin: origin.to_owned(),
             seen: HashSet::new(),
             symlinks: HashSet::new(),
@@ -199,6 +214,19 @@ impl<'s> Slicer<'s> {
             Set::Base if path == "boot" || path.starts_with("boot/") => Slice::Bootloader,
             Set::Base => Slice::Runtime,
         };
+        if slice == Slice::Runtime {
+            // The runtime's top level becomes the root's: where the root file system puts
+            // its own entries, the import fails now rather than the image build later.
+            let top = path.split('/').next().unwrap_or(&path);
+            if let Some(&(name, made)) = RESERVED_TOP_LEVEL.iter().find(|(n, _)| *n == top) {
+                return Err(BaseError::TopLevelCollision {
+                    archive: self.origin.clone(),
+                    entry: raw.to_owned(),
+                    name,
+                    made,
+                });
+            }
+        }
         let kind = match data {
             EntryData::Dir => {
                 self.builders[slice as usize].dir(&path)?;
@@ -272,6 +300,7 @@ impl<'s> Slicer<'s> {
 
     /// Commits the three slices and the index item that ties them to their provenance.
     pub fn finish(self, store: &Store, provenance: Provenance) -> Result<BaseItems, BaseError> {
+        self.check_loader()?;
         let mut paths = Vec::new();
         for builder in self.builders {
             paths.push(builder.commit()?);
@@ -294,6 +323,29 @@ impl<'s> Slicer<'s> {
         })
     }
 }
+
+impl Slicer<'_> {
+    /// The ESP is made of `boot/loader.efi`: a base without it cannot give a bootable
+    /// image, which is said here rather than as a damaged image item later.
+    fn check_loader(&self) -> Result<(), BaseError> {
+        let boot = self.builders[Slice::Bootloader as usize].root();
+        if file_within(boot, LOADER).is_some() {
+            return Ok(());
+        }
+        let problem = if std::fs::symlink_metadata(boot.join(LOADER)).is_ok() {
+            "is not a regular file inside the base (a directory, or a link leaving the base)"
+        } else {
+            "is missing"
+        };
+        Err(BaseError::MissingLoader {
+            base: self.base.clone(),
+            problem,
+        })
+    }
+}
+
+/// FreeBSD's UEFI boot loader, in the bootloader slice.
+const LOADER: &str = "boot/loader.efi";
 
 fn is_exec(path: &std::path::Path) -> bool {
     use std::os::unix::fs::PermissionsExt;

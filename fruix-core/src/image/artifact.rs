@@ -92,8 +92,9 @@ pub enum Stage {
     Done,
 }
 
-/// Bumped whenever the image's bytes would change for the same inputs.
-const SCHEME: &str = "fruix-image-v1";
+/// Bumped whenever the image's bytes would change for the same inputs (v2: metadata
+/// derived from the layout and the consoles, `loader_console`).
+const SCHEME: &str = "fruix-image-v2";
 
 fn key(kind: &str, parts: &[&str]) -> String {
     let mut sha = Sha256::new();
@@ -258,13 +259,13 @@ fn root_item(
         let file = File::create(&path).map_err(io("creating", &path))?;
         // A new file reads as zeros: the writer's fast path for files applies (kernel-side
         // copies, sources opened ahead, holes kept).
-        let total = plan.inodes.iter().map(|p| p.size).sum();
-        progress(Stage::Root { done: 0, total });
-        plan.write_to_file(&file, 0).map_err(|e| match e {
+        plan.write_to_file_with_progress(&file, 0, &mut |done, total| {
+            progress(Stage::Root { done, total })
+        })
+        .map_err(|e| match e {
             ufs::WriteError::Io(source) => io("writing the root file system", &path)(source),
             other => other.into(),
         })?;
-        progress(Stage::Root { done: total, total });
         file.sync_all().map_err(io("syncing", &path))?;
         Ok(b.commit()?)
     })

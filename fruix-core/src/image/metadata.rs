@@ -5,7 +5,7 @@ use super::artifact::ImageError;
 use super::layout::{ImageSpec, PartitionKind};
 use crate::store::{Store, StorePath};
 use crate::system::SystemClosure;
-use crate::OperatingSystem;
+use crate::{FsKind, OperatingSystem};
 use serde::{Deserialize, Serialize};
 
 /// The image's metadata. Key order is upstream's, then Fruix-rs's additions.
@@ -44,6 +44,9 @@ pub struct Metadata {
     pub freebsd_base_store_path: String,
     pub freebsd_base_sha256: String,
     pub freebsd_kernel_sha256: String,
+    /// Every loader console, in `console=` order (`serial_console` has the serial ones).
+    #[serde(default)]
+    pub loader_console: String,
 }
 
 impl Metadata {
@@ -100,6 +103,7 @@ impl Metadata {
         "freebsd_base_store_path",
         "freebsd_base_sha256",
         "freebsd_kernel_sha256",
+        "loader_console",
     ];
 }
 
@@ -120,6 +124,25 @@ pub fn metadata(
             .map(|p| p.guid.clone())
             .unwrap_or_default()
     };
+    let label = |kind| {
+        spec.partition(kind)
+            .map(|p| p.label.clone())
+            .unwrap_or_default()
+    };
+    let consoles = |serial_only: bool| {
+        let names: Vec<&str> = os
+            .loader
+            .console
+            .iter()
+            .filter(|c| !serial_only || c.is_serial())
+            .map(|c| c.name())
+            .collect();
+        if names.is_empty() {
+            NONE.to_owned()
+        } else {
+            names.join(",")
+        }
+    };
     let provenance = &closure.base.provenance;
     Ok(Metadata {
         image_store_path: self_path.to_owned(),
@@ -128,20 +151,14 @@ pub fn metadata(
         raw_sha256: raw_sha256.to_owned(),
         image_size_bytes: spec.disk_size,
         store_item_count: closure.items.len(),
-        esp_fstype: "msdosfs".into(),
-        root_fstype: "ufs".into(),
+        esp_fstype: fstype(spec, PartitionKind::Esp),
+        root_fstype: fstype(spec, PartitionKind::FreebsdUfs),
         partition_scheme: "gpt".into(),
-        boot_mode: "uefi".into(),
+        boot_mode: boot_mode(spec).into(),
         image_format: "raw".into(),
-        serial_console: os
-            .loader
-            .console
-            .iter()
-            .map(|c| c.name())
-            .collect::<Vec<_>>()
-            .join(","),
-        esp_label: os.image.esp_label.clone(),
-        root_label: os.image.root_label.clone(),
+        serial_console: consoles(true),
+        esp_label: label(PartitionKind::Esp),
+        root_label: label(PartitionKind::FreebsdUfs),
         run_current_system_target: closure.system.to_string(),
         boot_loader_target: closure.base.bootloader.join("boot/loader.efi"),
         rc_conf_target: closure.config.join("etc/rc.conf"),
@@ -161,7 +178,31 @@ pub fn metadata(
         freebsd_base_store_path: closure.base.base.to_string(),
         freebsd_base_sha256: provenance.base_sha256.clone().unwrap_or_default(),
         freebsd_kernel_sha256: provenance.kernel_sha256.clone().unwrap_or_default(),
+        loader_console: consoles(false),
     })
+}
+
+/// The value of a key whose thing the image does not have (no serial console, no ESP).
+const NONE: &str = "none";
+
+/// FreeBSD's mount(8) type of the file system on the image's partition of `kind`
+/// (`msdosfs`, `ufs`), or `none` without such a partition.
+fn fstype(spec: &ImageSpec, kind: PartitionKind) -> String {
+    let fs = match spec.partition(kind).map(|p| p.kind) {
+        Some(PartitionKind::Esp) => Some(FsKind::Msdosfs),
+        Some(PartitionKind::FreebsdUfs) => Some(FsKind::Ufs),
+        Some(PartitionKind::FreebsdSwap) | None => None,
+    };
+    fs.map_or(NONE, FsKind::name).to_owned()
+}
+
+/// `uefi` when the image has an EFI system partition to boot from.
+fn boot_mode(spec: &ImageSpec) -> &'static str {
+    if spec.partition(PartitionKind::Esp).is_some() {
+        "uefi"
+    } else {
+        NONE
+    }
 }
 
 /// A disk the VM may write: the store's copy is read-only, so the scripts work on a copy.
@@ -225,4 +266,124 @@ exec qemu-system-x86_64 -m 2G -smp 2 \
 "#,
         copy = disk_copy(host)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::layout;
+    use crate::system::build_system;
+    use crate::Console;
+
+    /// The metadata of `os`'s image laid out by `edit`, without writing the image.
+    fn metadata_of(os: &OperatingSystem, edit: impl FnOnce(&mut ImageSpec)) -> Metadata {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let closure = build_system(os, &store).unwrap();
+        let mut spec = layout::plan(
+            os,
+            closure.system.hash(),
+            closure.base.bootloader.hash(),
+            1 << 20,
+        )
+        .unwrap();
+        edit(&mut spec);
+        let item = &closure.system;
+        metadata(
+            os,
+            &store,
+            &closure,
+            &spec,
+            "/frx/store/x",
+            item,
+            item,
+            "00",
+        )
+        .unwrap()
+    }
+
+    fn os(console: Vec<Console>) -> OperatingSystem {
+        let mut os = OperatingSystem {
+            host_name: "meta".into(),
+            ..Default::default()
+        };
+        os.loader.console = console;
+        os
+    }
+
+    #[test]
+    fn serial_console_names_only_serial_consoles() {
+        let md = metadata_of(&os(vec![Console::Vidconsole]), |_| {});
+        assert_eq!(
+            (md.serial_console.as_str(), md.loader_console.as_str()),
+            ("none", "vidconsole")
+        );
+        let md = metadata_of(
+            &os(vec![
+                Console::Vidconsole,
+                Console::Comconsole,
+                Console::Eficom,
+            ]),
+            |_| {},
+        );
+        assert_eq!(md.serial_console, "comconsole,eficom");
+        assert_eq!(md.loader_console, "vidconsole,comconsole,eficom");
+    }
+
+    #[test]
+    fn file_system_keys_follow_the_layout() {
+        let declared = os(vec![Console::Comconsole]);
+        let md = metadata_of(&declared, |_| {});
+        assert_eq!(
+            (
+                md.esp_fstype.as_str(),
+                md.root_fstype.as_str(),
+                md.boot_mode.as_str()
+            ),
+            ("msdosfs", "ufs", "uefi")
+        );
+        assert_eq!(
+            (md.esp_label.as_str(), md.root_label.as_str()),
+            ("efiboot", "fruix-root")
+        );
+        // What the keys say comes from the partitions, not from constants.
+        let md = metadata_of(&declared, |spec| {
+            spec.partitions.retain(|p| p.kind != PartitionKind::Esp);
+            spec.partitions[0].label = "root0".into();
+        });
+        assert_eq!(
+            (
+                md.esp_fstype.as_str(),
+                md.root_fstype.as_str(),
+                md.boot_mode.as_str()
+            ),
+            ("none", "ufs", "none")
+        );
+        assert_eq!(
+            (md.esp_label.as_str(), md.root_label.as_str()),
+            ("", "root0")
+        );
+        // Upstream's keys are all there, in upstream's order, before Fruix-rs's own.
+        let lines = md.to_key_values();
+        let keys: Vec<&str> = lines
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(keys, Metadata::KEYS);
+        assert_eq!(
+            &keys[..8],
+            [
+                "image_store_path",
+                "disk_image",
+                "closure_path",
+                "raw_sha256",
+                "image_size_bytes",
+                "store_item_count",
+                "esp_fstype",
+                "root_fstype"
+            ]
+        );
+        assert!(lines.contains("\nimage_generation_mode=declarative-system-layer\n"));
+    }
 }

@@ -49,6 +49,14 @@ fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -
 }
 
 const CURRENT: &str = "/run/current-system";
+
+/// Top-level names the root file system makes itself, with what it puts there. A base
+/// holding one of them could not be laid out; its import refuses it.
+pub const RESERVED_TOP_LEVEL: &[(&str, &str)] = &[
+    ("run", CURRENT),
+    ("activate", "/activate"),
+    ("frx", "/frx/store"),
+];
 const DIR: Meta = Meta::root(0o755, STORE_MTIME);
 
 fn meta(perm: u16) -> Meta {

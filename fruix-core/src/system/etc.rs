@@ -171,6 +171,21 @@ mod tests {
     }
 
     #[test]
+    fn hosts_keeps_scoped_addresses_as_given() {
+        let mut os = os();
+        os.hosts = vec![crate::HostEntry {
+            address: "fe80::1%lo0".into(),
+            names: vec!["localhost".into(), "localhost.my.domain".into()],
+        }];
+        assert!(os.validate().is_ok(), "{:?}", os.validate());
+        let text = hosts(&os);
+        assert_eq!(
+            text.lines().last(),
+            Some("fe80::1%lo0\tlocalhost localhost.my.domain")
+        );
+    }
+
+    #[test]
     fn loader_conf_follows_the_declaration() {
         let mut os = os();
         os.kernel.modules = vec!["vmm".into()];

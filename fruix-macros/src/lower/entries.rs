@@ -1,7 +1,7 @@
 //! Lowering of the list entries: users, groups, file systems, swap, services, hosts,
 //! packages.
 
-use super::leaves::{boolean, device, int, list, map, name, opt_string, string, strings};
+use super::leaves::{boolean, device, int, list, map, name, opt_int, opt_string, string, strings};
 use super::{set, structure, Cx, Lowered};
 use crate::ast::Value;
 use fruix_spec::{
@@ -130,7 +130,7 @@ pub fn file_system(cx: &mut Cx, path: &FieldPath, value: &Value) -> Lowered<File
                     quote!(dump: #t)
                 }
                 _ => {
-                    let (pass, t) = int::<u32>(cx, p, v, "u32");
+                    let (pass, t) = opt_int::<u32>(cx, p, v, "u32");
                     f.pass = Some(pass);
                     // A literal is wrapped here; an expression may give a u32 or an Option<u32>.
                     match v {

@@ -110,8 +110,40 @@ pub fn boolean(cx: &mut Cx, path: &FieldPath, value: &Value) -> Lowered<bool> {
     }
 }
 
-/// An integer of type `T`; a literal out of `T`'s range is an error.
+/// An integer of type `T` (named `ty`); a literal out of `T`'s range is an error. An
+/// expression takes its type from the field, as in a Rust struct literal: `1000 + 1` is a
+/// `u32` for a uid, not an `i32` to convert.
 pub fn int<T>(cx: &mut Cx, path: &FieldPath, value: &Value, ty: &str) -> Lowered<T>
+where
+    T: FromStr + Default,
+{
+    let ty_ident = format_ident!("{}", ty);
+    int_converted(
+        cx,
+        path,
+        value,
+        ty,
+        quote!(::core::convert::identity::<#ty_ident>),
+    )
+}
+
+/// An integer field that an expression may also give as an `Option` (the fsck pass):
+/// converted with `Into`, whose only integer source for `Option<u32>` is `u32`.
+pub fn opt_int<T>(cx: &mut Cx, path: &FieldPath, value: &Value, ty: &str) -> Lowered<T>
+where
+    T: FromStr + Default,
+{
+    int_converted(cx, path, value, ty, into())
+}
+
+/// An integer literal checked against `T`, or an expression passed through `convert`.
+fn int_converted<T>(
+    cx: &mut Cx,
+    path: &FieldPath,
+    value: &Value,
+    ty: &str,
+    convert: TokenStream,
+) -> Lowered<T>
 where
     T: FromStr + Default,
 {
@@ -130,10 +162,10 @@ where
             Expr::Lit(ExprLit {
                 lit: Lit::Int(i), ..
             }) => format!("-{}", i.base10_digits()),
-            _ => return computed(cx, path, expr, into()),
+            _ => return computed(cx, path, expr, convert),
         },
         Expr::Lit(_) => return mismatch(cx, path, value, "an integer"),
-        _ => return computed(cx, path, expr, into()),
+        _ => return computed(cx, path, expr, convert),
     };
     match text.parse::<T>() {
         Ok(n) => (n, quote!(#expr)),

@@ -65,6 +65,11 @@ impl Console {
         Console::Spinconsole,
     ];
 
+    /// Whether the console is a serial line (the loader's own COM driver or UEFI's).
+    pub fn is_serial(self) -> bool {
+        matches!(self, Console::Comconsole | Console::Eficom)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Console::Comconsole => "comconsole",

@@ -135,6 +135,13 @@ impl From<ByteSize> for ImageSize {
     }
 }
 
+/// A number of bytes, as the macro's integer literals and JSON's numbers are.
+impl From<u64> for ImageSize {
+    fn from(bytes: u64) -> Self {
+        ImageSize::Fixed(ByteSize(bytes))
+    }
+}
+
 impl Serialize for ImageSize {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)

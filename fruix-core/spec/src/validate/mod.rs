@@ -80,6 +80,7 @@ pub enum Rule {
     DuplicatePackage,
     PackageName,
     ReleaseLabel,
+    UnsupportedArch,
 }
 
 impl Rule {

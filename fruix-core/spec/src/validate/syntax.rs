@@ -5,9 +5,9 @@
 use super::names::closest;
 use super::tz_names::{TZDATA_VERSION, ZONE_NAMES};
 use super::{FieldPath, Report, Rule, Violation};
-use crate::{OperatingSystem, PackageSource};
+use crate::{Arch, OperatingSystem, PackageSource};
 use std::collections::btree_map::{BTreeMap, Entry};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Whether `name` is an RFC 1123 host name: dot-separated labels of 1–63 letters, digits and
 /// `-` (not first or last), 253 bytes at most.
@@ -531,10 +531,30 @@ pub(crate) fn check_top_level(os: &OperatingSystem, root: &FieldPath, r: &mut Re
         )
         .help("write it like `15.0-RELEASE`, `14.3-RELEASE-p2` or `16.0-CURRENT`");
     }
+    check_arch(os, root, r);
     check_kernel(os, root, r);
     check_packages(os, root, r);
     check_time_zone_and_locale(os, root, r);
     check_hosts(os, root, r);
+}
+
+/// Images are amd64 only for now: the ESP's boot file is `BOOTX64.EFI`, the launch scripts
+/// start x86 machines, and no arm64 image has been booted. An aarch64 base would build an
+/// image that cannot start, so it is refused rather than ignored.
+fn check_arch(os: &OperatingSystem, root: &FieldPath, r: &mut Report) {
+    let arch = os.base.arch;
+    if arch != Arch::Amd64 {
+        r.error(
+            Rule::UnsupportedArch,
+            root.field("base").field("arch"),
+            format!(
+                "architecture `{}` is not supported yet: images boot amd64 only \
+                 (EFI/BOOT/BOOTX64.EFI, bhyve and qemu-system-x86_64)",
+                arch.name()
+            ),
+        )
+        .help("use `amd64`, with amd64 release sets or tree");
+    }
 }
 
 fn check_kernel(os: &OperatingSystem, root: &FieldPath, r: &mut Report) {
@@ -673,17 +693,83 @@ fn check_time_zone_and_locale(os: &OperatingSystem, root: &FieldPath, r: &mut Re
     }
 }
 
+/// What is wrong with an `/etc/hosts` address, with the fix: it must be an IPv4 or IPv6
+/// address; an IPv6 one may carry a zone after `%`, as FreeBSD's own `/etc/hosts` writes
+/// `fe80::1%lo0`. Like getaddrinfo(3), a numeric zone fits any IPv6 address, an interface
+/// name only the link-scoped ones (link-local unicast, interface- and link-local multicast).
+fn host_address_problem(address: &str) -> Option<(String, String)> {
+    let not_an_address = || {
+        (
+            format!("`{address}` is not an IPv4 or IPv6 address"),
+            "write an address such as `192.0.2.10` or `2001:db8::10`".to_owned(),
+        )
+    };
+    let Some((ip, zone)) = address.split_once('%') else {
+        return address.parse::<IpAddr>().is_err().then(not_an_address);
+    };
+    let Ok(ip) = ip.parse::<Ipv6Addr>() else {
+        if ip.parse::<Ipv4Addr>().is_ok() {
+            return Some((
+                format!("`{address}` is an IPv4 address with a zone; only IPv6 addresses have one"),
+                format!("write `{ip}`"),
+            ));
+        }
+        return Some(not_an_address());
+    };
+    if zone.bytes().all(|b| b.is_ascii_digit()) && zone.parse::<u32>().is_ok() {
+        return None;
+    }
+    if !is_interface_name(zone) {
+        let shown = if zone.is_empty() { "empty" } else { zone };
+        return Some((
+            format!("the zone of `{address}` ({shown}) is not a FreeBSD interface name"),
+            format!(
+                "name the interface after `%`, e.g. `{ip}%lo0`: up to {IFNAME_MAX} letters, \
+                 digits, `.`, `_` and `-`, starting with a letter"
+            ),
+        ));
+    }
+    if !is_link_scoped(&ip) {
+        return Some((
+            format!(
+                "`{address}` names interface `{zone}`, but `{ip}` is not a link-scoped address"
+            ),
+            format!(
+                "interface zones are for link-local addresses (`fe80::/10`, `ff02::/16`); \
+                 write `{ip}`"
+            ),
+        ));
+    }
+    None
+}
+
+/// The longest FreeBSD interface name (`IFNAMSIZ` is 16 bytes, the NUL included).
+const IFNAME_MAX: usize = 15;
+
+/// Whether `name` is a FreeBSD interface name: `lo0`, `em0`, `vtnet0.100`, `bridge0`...
+/// (ifconfig's `name` can rename one to any such word).
+fn is_interface_name(name: &str) -> bool {
+    name.len() <= IFNAME_MAX
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+/// Whether an interface name can scope `ip` (FreeBSD's `ip6_str2scopeid`): link-local
+/// unicast, or multicast of interface-local or link-local scope.
+fn is_link_scoped(ip: &Ipv6Addr) -> bool {
+    let [first, second, ..] = ip.octets();
+    ip.is_unicast_link_local() || (first == 0xff && matches!(second & 0x0f, 0x01 | 0x02))
+}
+
 fn check_hosts(os: &OperatingSystem, root: &FieldPath, r: &mut Report) {
     for (i, entry) in os.hosts.iter().enumerate() {
         let at = root.field("hosts").index(i);
         let address = &entry.address;
-        if address.parse::<IpAddr>().is_err() {
-            r.error(
-                Rule::HostAddress,
-                at.field("address"),
-                format!("`{address}` is not an IPv4 or IPv6 address"),
-            )
-            .help("write an address such as `192.0.2.10` or `2001:db8::10`");
+        if let Some((message, help)) = host_address_problem(address) {
+            r.error(Rule::HostAddress, at.field("address"), message)
+                .help(help);
         }
         if entry.names.is_empty() {
             r.error(

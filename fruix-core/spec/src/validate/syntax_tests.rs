@@ -365,6 +365,90 @@ fn hosts_rules() {
 }
 
 #[test]
+fn only_amd64_is_supported() {
+    let mut spec = os();
+    spec.base.arch = crate::Arch::Aarch64;
+    assert_eq!(broken(&spec), pairs(&[("unsupported-arch", "base.arch")]));
+    let violations = validate_all(&spec);
+    assert!(
+        violations[0]
+            .message
+            .contains("`aarch64` is not supported yet"),
+        "{}",
+        violations[0]
+    );
+    spec.base.arch = crate::Arch::Amd64;
+    assert_eq!(broken(&spec), vec![]);
+}
+
+#[test]
+fn scoped_ipv6_host_addresses() {
+    let problem = |address: &str| super::host_address_problem(address).map(|(m, _)| m);
+    // FreeBSD's own /etc/hosts, a numeric scope, a VLAN interface, link-local multicast.
+    for ok in [
+        "fe80::1%lo0",
+        "fe80::1%2",
+        "fe80::a:b%vtnet0.100",
+        "ff02::1%em0",
+        "2001:db8::1%3",
+    ] {
+        assert_eq!(problem(ok), None, "{ok}");
+    }
+    let cases = [
+        (
+            "fe80::1%",
+            "the zone of `fe80::1%` (empty) is not a FreeBSD interface name",
+        ),
+        (
+            "fe80::1%lo 0",
+            "the zone of `fe80::1%lo 0` (lo 0) is not a FreeBSD interface name",
+        ),
+        ("fe80::1%0lo", "(0lo) is not a FreeBSD interface name"),
+        (
+            "fe80::1%averyveryverylong0",
+            "is not a FreeBSD interface name",
+        ),
+        (
+            "fe80::1%lo0%lo0",
+            "(lo0%lo0) is not a FreeBSD interface name",
+        ),
+        (
+            "fe80::1%99999999999",
+            "(99999999999) is not a FreeBSD interface name",
+        ),
+        (
+            "2001:db8::1%em0",
+            "`2001:db8::1` is not a link-scoped address",
+        ),
+        ("127.0.0.1%lo0", "is an IPv4 address with a zone"),
+        (
+            "fe80::g%lo0",
+            "`fe80::g%lo0` is not an IPv4 or IPv6 address",
+        ),
+        ("%lo0", "`%lo0` is not an IPv4 or IPv6 address"),
+    ];
+    for (address, expected) in cases {
+        let found = problem(address).unwrap_or_default();
+        assert!(found.contains(expected), "{address}: {found}");
+    }
+    let mut spec = os();
+    spec.hosts = vec![
+        HostEntry {
+            address: "fe80::1%lo0".into(),
+            names: vec!["localhost".into()],
+        },
+        HostEntry {
+            address: "fe80::1%lo0 ".into(),
+            names: vec!["spaced".into()],
+        },
+    ];
+    assert_eq!(
+        broken(&spec),
+        pairs(&[("host-address", "hosts[1].address")])
+    );
+}
+
+#[test]
 fn package_rules() {
     let mut spec = os();
     spec.packages = vec![

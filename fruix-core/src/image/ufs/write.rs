@@ -45,6 +45,54 @@ pub struct WriteStats {
 /// Size of the streaming buffer.
 const BUF: usize = 1 << 20;
 
+/// Content bytes between two progress reports: often enough for a progress bar, rarely
+/// enough to cost nothing when a tree has a hundred thousand small files.
+pub const PROGRESS_STEP: u64 = 4 << 20;
+
+/// Reports the file content written so far as `(done, total)` bytes: `(0, total)` first,
+/// then after a file once [`PROGRESS_STEP`] more bytes are done, and `(total, total)` last.
+/// `done` only grows.
+pub(crate) struct Progress<'p> {
+    report: &'p mut dyn FnMut(u64, u64),
+    done: u64,
+    reported: u64,
+    total: u64,
+}
+
+impl<'p> Progress<'p> {
+    pub(crate) fn start(layout: &UfsLayout<'_>, report: &'p mut dyn FnMut(u64, u64)) -> Self {
+        let total = layout.content_size();
+        report(0, total);
+        Progress {
+            report,
+            done: 0,
+            reported: 0,
+            total,
+        }
+    }
+
+    /// Counts a file of `size` bytes as written.
+    pub(crate) fn file_done(&mut self, size: u64) {
+        self.done += size;
+        if self.done - self.reported >= PROGRESS_STEP || self.done == self.total {
+            self.flush();
+        }
+    }
+
+    /// Reports what is done if not reported yet; returns the content bytes written.
+    pub(crate) fn finish(mut self) -> u64 {
+        self.flush();
+        self.done
+    }
+
+    fn flush(&mut self) {
+        if self.done > self.reported {
+            (self.report)(self.done, self.total);
+            self.reported = self.done;
+        }
+    }
+}
+
 /// Where the writer puts bytes: at a byte address of the file system.
 pub(crate) trait Out {
     /// Writes `data` at byte `at` of the file system, leaving zero fragments unwritten.
@@ -142,8 +190,18 @@ impl UfsLayout<'_> {
         self.write_to_with_progress(w, offset, &mut |_, _| {})
     }
 
-    /// [`write_to`](Self::write_to), calling `progress(done, total)` in content bytes
-    /// after each file.
+    /// Bytes of file contents in the file system: the `total` of progress reports.
+    pub fn content_size(&self) -> u64 {
+        self.inodes
+            .iter()
+            .filter(|p| matches!(p.kind, Kind::File(_)))
+            .map(|p| p.size)
+            .sum()
+    }
+
+    /// [`write_to`](Self::write_to), calling `progress(done, total)` with the content
+    /// bytes written: `(0, total)` first, then every [`PROGRESS_STEP`] bytes or so (after
+    /// the file that crosses it), `(total, total)` last.
     pub fn write_to_with_progress<W: Write + Seek>(
         &self,
         w: &mut W,
@@ -158,21 +216,15 @@ impl UfsLayout<'_> {
             written: 0,
             unit: g.fsize as usize,
         };
-        let total: u64 = self
-            .inodes
-            .iter()
-            .filter(|p| matches!(p.kind, Kind::File(_)))
-            .map(|p| p.size)
-            .sum();
-        let mut done = 0;
+        let mut progress = Progress::start(self, progress);
         let mut buf = vec![0u8; BUF];
         for (i, p) in self.inodes.iter().enumerate() {
             self.write_inode(&mut sink, i, p, &mut buf)?;
             if matches!(p.kind, Kind::File(_)) {
-                done += p.size;
-                progress(done, total);
+                progress.file_done(p.size);
             }
         }
+        let done = progress.finish();
         self.write_metadata(&mut sink)?;
         // The range must end where the file system does, even if its tail is a hole;
         // a target that already reaches past it (a whole disk image) is left as it is.
@@ -544,3 +596,7 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8], at: u64) -> Result<(), DataError>
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "write_tests.rs"]
+mod tests;

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::mpsc;
 
 use super::layout::{InodePlan, Kind, UfsLayout};
-use super::write::{nonzero_runs, Out, WriteError, WriteStats};
+use super::write::{nonzero_runs, Out, Progress, WriteError, WriteStats};
 use crate::tree::Content;
 use host_copy::{CopyError, CopyPath};
 
@@ -45,22 +45,35 @@ impl UfsLayout<'_> {
     /// Writes the file system at byte `offset` of `file` (which must read as zeros there,
     /// like a new file); afterwards the file is at least `offset + size_bytes` long.
     pub fn write_to_file(&self, file: &File, offset: u64) -> Result<WriteStats, WriteError> {
-        self.write_to_file_via(file, offset, CopyPath::HOST)
+        self.write_to_file_with_progress(file, offset, &mut |_, _| {})
     }
 
-    /// [`Self::write_to_file`], host contents copied by `copy_path`.
+    /// [`write_to_file`](Self::write_to_file), reporting progress like
+    /// [`write_to_with_progress`](Self::write_to_with_progress).
+    pub fn write_to_file_with_progress(
+        &self,
+        file: &File,
+        offset: u64,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<WriteStats, WriteError> {
+        self.write_to_file_via(file, offset, CopyPath::HOST, progress)
+    }
+
+    /// [`Self::write_to_file_with_progress`], host contents copied by `copy_path`.
     fn write_to_file_via(
         &self,
         file: &File,
         offset: u64,
         copy_path: CopyPath,
+        progress: &mut dyn FnMut(u64, u64),
     ) -> Result<WriteStats, WriteError> {
+        let mut progress = Progress::start(self, progress);
         // Writes to one file serialize on its inode lock, so copying is one thread; a
         // second one opens and measures the sources ahead of it, overlapping the path
         // lookups with the copies.
         // Sources travel in batches: one wake-up per batch, not per file.
         let (tx, rx) = mpsc::sync_channel::<Vec<Result<Source, WriteError>>>(OPEN_AHEAD / BATCH);
-        let stats = std::thread::scope(|s| {
+        let data_written = std::thread::scope(|s| {
             s.spawn(move || {
                 let mut batch = Vec::with_capacity(BATCH);
                 for p in &self.inodes {
@@ -76,7 +89,7 @@ impl UfsLayout<'_> {
                 }
                 let _ = tx.send(batch);
             });
-            let written = self.write_data_blocks(file, offset, &rx, copy_path);
+            let written = self.write_data_blocks(file, offset, &rx, copy_path, &mut progress);
             // Hang up first, so an opener blocked on a full channel stops and the scope
             // can join it even when copying failed early.
             drop(rx);
@@ -94,8 +107,8 @@ impl UfsLayout<'_> {
             file.write_all_at(&[0], end - 1)?;
         }
         Ok(WriteStats {
-            written: stats.written + out.written,
-            content: stats.content,
+            written: data_written + out.written,
+            content: progress.finish(),
         })
     }
 
@@ -107,7 +120,8 @@ impl UfsLayout<'_> {
         offset: u64,
         rx: &mpsc::Receiver<Vec<Result<Source, WriteError>>>,
         copy_path: CopyPath,
-    ) -> Result<WriteStats, WriteError> {
+        progress: &mut Progress<'_>,
+    ) -> Result<u64, WriteError> {
         let mut pending = std::collections::VecDeque::new();
         let mut out = FileOut {
             f: file,
@@ -116,7 +130,6 @@ impl UfsLayout<'_> {
             written: 0,
         };
         let mut buf = vec![0u8; BUF];
-        let mut content = 0;
         for (i, p) in self.inodes.iter().enumerate() {
             match p.kind {
                 Kind::File(Content::Host { path, .. }) => {
@@ -137,20 +150,17 @@ impl UfsLayout<'_> {
                             CopyError::Write(e) => WriteError::Io(e),
                         })?;
                     self.write_indirect(&mut out, p)?;
-                    content += p.size;
+                    progress.file_done(p.size);
                 }
                 _ => {
                     self.write_inode(&mut out, i, p, &mut buf)?;
                     if matches!(p.kind, Kind::File(_)) {
-                        content += p.size;
+                        progress.file_done(p.size);
                     }
                 }
             }
         }
-        Ok(WriteStats {
-            written: out.written,
-            content,
-        })
+        Ok(out.written)
     }
 
     /// (offset in the file, byte address in the file system, length) of each piece of a

@@ -251,7 +251,12 @@ mod tests {
         for copy_path in [CopyPath::HOST, CopyPath::Portable] {
             let img = dir.path().join(format!("{copy_path:?}.img"));
             let stats = layout
-                .write_to_file_via(&std::fs::File::create(&img).unwrap(), 0, copy_path)
+                .write_to_file_via(
+                    &std::fs::File::create(&img).unwrap(),
+                    0,
+                    copy_path,
+                    &mut |_, _| {},
+                )
                 .unwrap();
             assert_eq!(
                 stats.content,
