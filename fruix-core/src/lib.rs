@@ -7,14 +7,16 @@
 //! operating_system! { .. }   (fruix-macros; checked with the same rules as `validate`)
 //!         |
 //!         v
-//! spec::OperatingSystem  --validate::validate()-->  Vec<Violation>
+//! spec::OperatingSystem  --OperatingSystem::validated()-->  ValidatedSystem  (or Violations)
 //!         |
 //!         v
 //! store items -> system closure -> root tree -> ESP + UFS2 -> disk.img   (later stages)
 //! ```
 //!
 //! Specs are plain `serde` data: build them with the macro, in code, or from JSON
-//! ([`OperatingSystem::from_json`]); every path runs the same [`validate`] rules.
+//! ([`OperatingSystem::from_json`]); every path runs the same [`validate`] rules. The
+//! stages take a [`ValidatedSystem`] (see [`ToValidated`]): given a plain
+//! [`OperatingSystem`], they validate it first.
 
 pub mod cli;
 pub mod freebsd;
@@ -28,7 +30,8 @@ pub mod tree;
 // `operating_system!` macro links only it; re-exported here unchanged.
 #[doc(hidden)]
 pub use fruix_spec::__private;
-pub use fruix_spec::{spec, validate};
+pub use fruix_spec::{geometry, spec, validate};
 
+pub use fruix_spec::{ToValidated, ValidatedSystem};
 pub use spec::*;
 pub use validate::{FieldPath, Rule, Violation, Violations};

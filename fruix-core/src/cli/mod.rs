@@ -25,7 +25,7 @@ pub use progress::Progress;
 
 use crate::image::{materialize_bhyve_image_with_progress, verify::verify_image};
 use crate::store::{Store, StoreLocation};
-use crate::OperatingSystem;
+use crate::{OperatingSystem, ToValidated};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -169,7 +169,9 @@ fn open_store(dir: Option<PathBuf>, progress: &Progress) -> Result<Store, String
 }
 
 fn execute(os: &OperatingSystem, args: Args) -> Result<(), String> {
-    os.validate().map_err(|e| e.to_string())?;
+    // Validated once; every stage below takes the validated system as it is.
+    let os = os.to_validated().map_err(|e| e.to_string())?;
+    let os = &*os;
     let verb = args.verb.unwrap_or(Verb::Image);
     let mut out = Results::new(args.json);
     if let Verb::Describe = verb {

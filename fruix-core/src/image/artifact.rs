@@ -2,6 +2,11 @@
 //! `metadata`, `metadata.json`, `run-bhyve.sh` and `run-qemu.sh`. The ESP and the root
 //! file system are store items of their own (`fruix-esp-*`, `fruix-root-*`), so a change
 //! that touches only one of them reuses the other; `disk.img` is assembled from them.
+//!
+//! Every item is found by the identities of its inputs (the system item, the boot loader
+//! item, the declared layout, the scheme), so a warm rebuild finds the image without
+//! building anything. A cold one moves forward: root tree (once) -> its UFS2 layout ->
+//! ESP item -> root item -> the sealed disk layout, from the partitions' sizes -> disk.
 
 use super::esp::{build_esp, EspError};
 use super::gpt::{write_partition_table, GptWriteError};
@@ -11,7 +16,8 @@ use super::ufs::{self, UfsLayout, UfsOptions};
 use crate::rootfs::{self, RootfsError};
 use crate::store::{ImageMeta, Store, StoreError, StorePath, STORE_MTIME};
 use crate::system::{build_system, SystemClosure, SystemError};
-use crate::OperatingSystem;
+use crate::tree::FileTree;
+use crate::{geometry, ToValidated, ValidatedSystem};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -106,51 +112,113 @@ fn key(kind: &str, parts: &[&str]) -> String {
     format!("{kind}-{}", crate::store::hash::hex(&sha.finalize()))
 }
 
-fn ufs_options(spec: &ImageSpec, size: Option<u64>) -> UfsOptions {
-    // The UFS volume label is stricter (31 bytes) than the GPT's: keep it when it fits.
-    let label = &spec.root_label;
-    let fits = label.len() <= 31
-        && label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+/// What the image and its partition items are found by: the identities of their inputs,
+/// never anything computed from their contents, so that finding them builds nothing.
+struct ImageKeys {
+    image: String,
+    esp: String,
+    root: String,
+}
+
+impl ImageKeys {
+    fn new(os: &ValidatedSystem, closure: &SystemClosure) -> Result<ImageKeys, ImageError> {
+        let system = closure.system.to_string();
+        let loader = closure.base.bootloader.to_string();
+        // The system item records the whole declaration (`metadata/spec.json`) and every
+        // generated file, so its path stands for all the image's metadata reads; the
+        // declared layout is added to say what the image's own inputs are.
+        let layout = serde_json::to_string(&os.image)
+            .map_err(|e| ImageError::Damaged(String::new(), e.to_string()))?;
+        let image = key("image", &[&system, &loader, &layout]);
+        // The item's name is part of its identity: without it, another host's ESP with the
+        // same bytes would be found in the cache, and the image would depend on what the
+        // store happened to hold before.
+        let esp_volume = os.esp_volume();
+        let esp = key(
+            "esp",
+            &[
+                &esp_name(os),
+                &loader,
+                &esp_volume.bytes().to_string(),
+                esp_volume.fat().name(),
+                &layout::esp_volume_id(closure.base.bootloader.hash()).to_string(),
+            ],
+        );
+        // A fixed image size fixes the root's; `auto` sizes it from the tree, which the
+        // system item determines.
+        let root_size = os
+            .geometry()
+            .fixed_root_size()
+            .map_or_else(|| "auto".to_owned(), |size| size.to_string());
+        let root = key("root", &[&system, &root_size, &os.image.root_label]);
+        Ok(ImageKeys { image, esp, root })
+    }
+}
+
+fn esp_name(os: &ValidatedSystem) -> String {
+    format!("fruix-esp-{}", os.host_name)
+}
+
+/// The UFS options of the root file system: the image's root label is also the volume's
+/// when UFS allows it (its rule is stricter than GPT's).
+fn root_options(os: &ValidatedSystem, size: Option<u64>) -> UfsOptions {
+    let label = &os.image.root_label;
     UfsOptions {
         size,
-        label: fits.then(|| label.clone()),
+        label: geometry::is_ufs_volume_label(label).then(|| label.clone()),
         time: Some(STORE_MTIME),
         ..UfsOptions::default()
     }
 }
 
-/// The image layout of `os`, computed before anything is written (building the system
-/// closure in `store` if needed).
-pub fn operating_system_image_spec(
-    os: &OperatingSystem,
-    store: &Store,
-) -> Result<ImageSpec, ImageError> {
-    let closure = build_system(os, store)?;
-    spec_for(os, store, &closure)
+/// Sizes the root file system for `tree` (the smallest size that holds it, grown as the
+/// declaration says) and lays it out.
+fn plan_root<'t>(os: &ValidatedSystem, tree: &'t FileTree) -> Result<UfsLayout<'t>, ImageError> {
+    let options = root_options(os, None);
+    let size = layout::root_fs_size(os, ufs::min_size(tree, &options)?)?;
+    Ok(UfsLayout::plan(tree, &root_options(os, Some(size)))?)
 }
 
-fn spec_for(
-    os: &OperatingSystem,
+/// The size of a root item's file system (its `root.img` is exactly that long).
+fn built_root_size(store: &Store, root: &StorePath) -> Result<u64, ImageError> {
+    let path = store.physical(root).join("root.img");
+    fs::metadata(&path)
+        .map(|m| m.len())
+        .map_err(|e| ImageError::Damaged(root.to_string(), e.to_string()))
+}
+
+/// The image layout of `os`, sealed before anything is written (building the system
+/// closure in `store` if needed). Found without building anything when the image is built.
+pub fn operating_system_image_spec(
+    os: &impl ToValidated,
     store: &Store,
-    closure: &SystemClosure,
 ) -> Result<ImageSpec, ImageError> {
-    let tree = rootfs::root_tree(store, closure)?;
-    // Only the tree's needs matter here, not the options' size or label.
-    let min = ufs::min_size(&tree, &UfsOptions::default())?;
-    Ok(layout::plan(
-        os,
+    let os = os.to_validated().map_err(SystemError::from)?;
+    let closure = build_system(&*os, store)?;
+    let keys = ImageKeys::new(&os, &closure)?;
+    if let Some(image) = store.cached(&keys.image) {
+        return Ok(load(store, &image)?.spec);
+    }
+    let root_fs_size = match store.cached(&keys.root) {
+        Some(root) => built_root_size(store, &root)?,
+        None => {
+            let tree = rootfs::root_tree(store, &closure)?;
+            layout::root_fs_size(&os, ufs::min_size(&tree, &root_options(&os, None))?)?
+        }
+    };
+    Ok(layout::seal(
+        &os,
         closure.system.hash(),
         closure.base.bootloader.hash(),
-        min,
+        root_fs_size,
     )?)
 }
 
 /// Builds the bhyve image of `os` (or finds it in the build cache) and returns its paths
-/// and metadata.
+/// and metadata. An [`OperatingSystem`](crate::OperatingSystem) is validated first; pass
+/// a [`ValidatedSystem`] to validate once for several calls.
 pub fn materialize_bhyve_image(
-    os: &OperatingSystem,
+    os: &impl ToValidated,
     store: &Store,
 ) -> Result<ImageArtifact, ImageError> {
     materialize_bhyve_image_with_progress(os, store, &mut |_| {})
@@ -158,25 +226,67 @@ pub fn materialize_bhyve_image(
 
 /// [`materialize_bhyve_image`], reporting each stage to `progress`.
 pub fn materialize_bhyve_image_with_progress(
-    os: &OperatingSystem,
+    os: &impl ToValidated,
     store: &Store,
     progress: &mut dyn FnMut(Stage),
 ) -> Result<ImageArtifact, ImageError> {
     progress(Stage::System);
-    let closure = build_system(os, store)?;
-    let spec = spec_for(os, store, &closure)?;
-    let spec_json = serde_json::to_string(&spec)
-        .map_err(|e| ImageError::Damaged(String::new(), e.to_string()))?;
-    let image_key = key("image", &[&closure.system.to_string(), &spec_json]);
-    let image = store.build_cached::<ImageError>(&image_key, |store| {
-        progress(Stage::Esp);
-        let esp = esp_item(store, &closure, &spec)?;
-        let root = root_item(store, &closure, &spec, progress)?;
-        progress(Stage::Disk);
-        disk_item(os, store, &closure, &spec, &esp, &root)
+    let os = os.to_validated().map_err(SystemError::from)?;
+    let closure = build_system(&*os, store)?;
+    let keys = ImageKeys::new(&os, &closure)?;
+    let image = store.build_cached::<ImageError>(&keys.image, |store| {
+        build_image(&os, store, &closure, &keys, progress)
     })?;
     progress(Stage::Done);
     load(store, &image)
+}
+
+/// The root partition's item: found in the store, or laid out and still to be written.
+enum Root<'t> {
+    Built(StorePath),
+    Planned(UfsLayout<'t>),
+}
+
+/// The image stage, forward only: the root tree (built once, and only when the root item
+/// is not in the store) and its layout, the ESP item, the root item, the sealed layout
+/// from the partitions' sizes, the disk.
+fn build_image(
+    os: &ValidatedSystem,
+    store: &Store,
+    closure: &SystemClosure,
+    keys: &ImageKeys,
+    progress: &mut dyn FnMut(Stage),
+) -> Result<StorePath, ImageError> {
+    // Sized and planned before any item is written: an image too small for its
+    // contents fails here, leaving the store as it was.
+    let tree;
+    let root = match store.cached(&keys.root) {
+        Some(item) => Root::Built(item),
+        None => {
+            tree = rootfs::root_tree(store, closure)?;
+            Root::Planned(plan_root(os, &tree)?)
+        }
+    };
+    progress(Stage::Esp);
+    let esp = esp_item(os, store, closure, &keys.esp)?;
+    let (root, root_fs_size) = match root {
+        Root::Built(item) => {
+            let size = built_root_size(store, &item)?;
+            (item, size)
+        }
+        Root::Planned(plan) => {
+            let size = plan.size_bytes;
+            (root_item(os, store, &keys.root, &plan, progress)?, size)
+        }
+    };
+    let spec = layout::seal(
+        os,
+        closure.system.hash(),
+        closure.base.bootloader.hash(),
+        root_fs_size,
+    )?;
+    progress(Stage::Disk);
+    disk_item(os, store, closure, &spec, &esp, &root)
 }
 
 /// Reads a built image back from its item.
@@ -196,13 +306,11 @@ pub fn load(store: &Store, image: &StorePath) -> Result<ImageArtifact, ImageErro
 }
 
 fn esp_item(
+    os: &ValidatedSystem,
     store: &Store,
     closure: &SystemClosure,
-    spec: &ImageSpec,
+    esp_key: &str,
 ) -> Result<StorePath, ImageError> {
-    let part = spec
-        .partition(PartitionKind::Esp)
-        .ok_or_else(|| ImageError::Damaged(String::new(), "layout has no ESP".into()))?;
     // Through `item_file`: a base's symlink must not put a file of the host in the ESP.
     let loader_path = store
         .item_file(&closure.base.bootloader, "boot/loader.efi")
@@ -212,47 +320,25 @@ fn esp_item(
                 "no regular file boot/loader.efi inside the item".into(),
             )
         })?;
-    // The item's name is part of its identity: without it, another host's ESP with the
-    // same bytes would be found in the cache, and the image would depend on what the
-    // store happened to hold before.
-    let name = format!("fruix-esp-{}", spec.host_name);
-    let esp_key = key(
-        "esp",
-        &[
-            &name,
-            &closure.base.bootloader.to_string(),
-            &part.size().to_string(),
-            spec.esp_fat.name(),
-            &spec.esp_volume_id.to_string(),
-        ],
-    );
-    store.build_cached::<ImageError>(&esp_key, |store| {
+    store.build_cached::<ImageError>(esp_key, |store| {
         let loader = fs::read(&loader_path).map_err(io("reading", &loader_path))?;
-        let esp = build_esp(part.size(), spec.esp_fat, spec.esp_volume_id, &loader)?;
-        let mut b = store.builder(&name)?;
+        let volume_id = layout::esp_volume_id(closure.base.bootloader.hash());
+        let esp = build_esp(os.esp_volume(), volume_id, &loader)?;
+        let mut b = store.builder(&esp_name(os))?;
         b.file("esp.img", &esp.bytes, false)?;
         Ok(b.commit()?)
     })
 }
 
 fn root_item(
+    os: &ValidatedSystem,
     store: &Store,
-    closure: &SystemClosure,
-    spec: &ImageSpec,
+    root_key: &str,
+    plan: &UfsLayout<'_>,
     progress: &mut dyn FnMut(Stage),
 ) -> Result<StorePath, ImageError> {
-    let root_key = key(
-        "root",
-        &[
-            &closure.system.to_string(),
-            &spec.root_fs_size.to_string(),
-            &spec.root_label,
-        ],
-    );
-    store.build_cached::<ImageError>(&root_key, |store| {
-        let tree = rootfs::root_tree(store, closure)?;
-        let plan = UfsLayout::plan(&tree, &ufs_options(spec, Some(spec.root_fs_size)))?;
-        let mut b = store.builder(&format!("fruix-root-{}", spec.host_name))?;
+    store.build_cached::<ImageError>(root_key, |store| {
+        let mut b = store.builder(&format!("fruix-root-{}", os.host_name))?;
         let path = b.prepare("root.img")?;
         // It holds every file of the system, secrets included: owner-only on the host.
         b.set_meta("root.img", ImageMeta::root(0o400));
@@ -301,7 +387,7 @@ fn copy_sparse(src: &Path, dst: &mut File, dst_path: &Path, offset: u64) -> Resu
 }
 
 fn disk_item(
-    os: &OperatingSystem,
+    os: &ValidatedSystem,
     store: &Store,
     closure: &SystemClosure,
     spec: &ImageSpec,

@@ -2,6 +2,7 @@
 //! `loader.efi`), built in memory (fatfs writes cluster by cluster; a Vec is ~20x faster
 //! than a file) with a fixed volume id and timestamps.
 
+use crate::geometry::EspVolume;
 use crate::spec::FatType;
 use fatfs::{FileSystem, FormatVolumeOptions, FsOptions, NullTimeProvider, StdIoWrapper};
 use std::io::{Cursor, Write};
@@ -9,10 +10,6 @@ use std::io::{Cursor, Write};
 /// Why the ESP could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum EspError {
-    #[error("ESP of {size} bytes is too small for FAT32 (at least {min} bytes); use a larger `esp_size` or `esp_fat: fat16`")]
-    TooSmallForFat32 { size: u64, min: u64 },
-    #[error("ESP of {size} bytes is too small for FAT16 (at least {min} bytes)")]
-    TooSmallForFat16 { size: u64, min: u64 },
     #[error("the boot loader ({loader} bytes) does not fit in the ESP ({size} bytes)")]
     LoaderTooLarge { loader: u64, size: u64 },
     #[error("formatting the ESP: {0}")]
@@ -28,23 +25,10 @@ fn fat(e: impl std::fmt::Debug) -> EspError {
     EspError::Fat(format!("{e:?}"))
 }
 
-/// Builds a FAT ESP of `size` bytes with `loader` as `EFI/BOOT/BOOTX64.EFI`.
-pub fn build_esp(
-    size: u64,
-    fat_type: FatType,
-    volume_id: u32,
-    loader: &[u8],
-) -> Result<EspImage, EspError> {
-    let min = match fat_type {
-        FatType::Fat32 => crate::spec::FAT32_MIN_ESP.bytes(),
-        FatType::Fat16 => crate::spec::FAT16_MIN_ESP.bytes(),
-    };
-    if size < min {
-        return Err(match fat_type {
-            FatType::Fat32 => EspError::TooSmallForFat32 { size, min },
-            FatType::Fat16 => EspError::TooSmallForFat16 { size, min },
-        });
-    }
+/// Builds a FAT ESP of `volume`'s size and type (which [`EspVolume`] guarantees FAT can
+/// format) with `loader` as `EFI/BOOT/BOOTX64.EFI`.
+pub fn build_esp(volume: EspVolume, volume_id: u32, loader: &[u8]) -> Result<EspImage, EspError> {
+    let (size, fat_type) = (volume.bytes(), volume.fat());
     // Room for the FATs and directories aside, the loader must fit.
     if loader.len() as u64 + (1 << 20) > size {
         return Err(EspError::LoaderTooLarge {
@@ -140,8 +124,9 @@ mod tests {
     fn builds_and_reads_back_both_fat_types_deterministically() {
         let loader = b"MZ fake loader".repeat(1000);
         for (fat_type, size) in [(FatType::Fat32, 33u64 << 20), (FatType::Fat16, 8 << 20)] {
-            let a = build_esp(size, fat_type, 0x1234_abcd, &loader).unwrap();
-            let b = build_esp(size, fat_type, 0x1234_abcd, &loader).unwrap();
+            let volume = EspVolume::new(size, fat_type).unwrap();
+            let a = build_esp(volume, 0x1234_abcd, &loader).unwrap();
+            let b = build_esp(volume, 0x1234_abcd, &loader).unwrap();
             assert!(a.bytes == b.bytes, "{fat_type:?} not reproducible");
             assert_eq!(a.bytes.len() as u64, size);
             assert_eq!(read_loader(&a.bytes).unwrap(), loader);
@@ -149,17 +134,10 @@ mod tests {
     }
 
     #[test]
-    fn refuses_sizes_fat_cannot_hold() {
+    fn refuses_a_loader_the_esp_cannot_hold() {
+        let volume = EspVolume::new(33 << 20, FatType::Fat32).unwrap();
         assert!(matches!(
-            build_esp(32 << 20, FatType::Fat32, 1, b"x"),
-            Err(EspError::TooSmallForFat32 { .. })
-        ));
-        assert!(matches!(
-            build_esp(4 << 20, FatType::Fat16, 1, b"x"),
-            Err(EspError::TooSmallForFat16 { .. })
-        ));
-        assert!(matches!(
-            build_esp(33 << 20, FatType::Fat32, 1, &vec![0; 40 << 20]),
+            build_esp(volume, 1, &vec![0; 40 << 20]),
             Err(EspError::LoaderTooLarge { .. })
         ));
     }

@@ -1,20 +1,18 @@
 //! The sealed image layout: every partition's place, size, type, label and GUID, computed
-//! from the declaration and the root file system's size before a byte is written.
+//! from a validated declaration and the root file system's size before the disk is
+//! written. Where partitions go is [`fruix_spec::geometry`]'s rule (also what validation
+//! checks); this module adds what only the contents decide (the root's size, whether it
+//! fits) and the identities (GUIDs, the ESP's volume id).
 
-use crate::spec::{FatType, ImageSize, OperatingSystem};
+use crate::spec::FatType;
+use crate::ValidatedSystem;
+use fruix_spec::geometry::{align_up, HEAD};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// Bytes per logical block.
-pub const SECTOR: u64 = 512;
-/// Partitions start and end on 1 MiB boundaries, as FreeBSD's and everyone's tools do.
-pub const ALIGN: u64 = 1 << 20;
-/// Sectors of the backup GPT at the end of the disk (128 entries of 128 bytes + header).
-pub const BACKUP_GPT_SECTORS: u64 = 33;
-/// Headroom for an automatically sized root: at least this much free space...
-pub const AUTO_MIN_FREE: u64 = 64 << 20;
-/// ...or this share of the contents, whichever is more.
-pub const AUTO_FREE_PERCENT: u64 = 25;
+pub use fruix_spec::geometry::{
+    ALIGN, AUTO_FREE_PERCENT, AUTO_MIN_FREE, BACKUP_GPT_SECTORS, SECTOR,
+};
 
 /// EFI system partition type.
 pub const TYPE_ESP: &str = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
@@ -108,12 +106,8 @@ pub enum LayoutError {
         root: u64,
         swap: String,
     },
-    #[error("image size {0} bytes is not a multiple of 512")]
-    Unaligned(u64),
-}
-
-fn round_up(n: u64, to: u64) -> u64 {
-    n.div_ceil(to) * to
+    #[error("a root file system of {0} bytes cannot be the image's root: it must be a non-zero number of whole MiB that fits the declared image size")]
+    RootSize(u64),
 }
 
 /// A GUID derived from the system's identity: the same system always gets the same one.
@@ -124,62 +118,69 @@ pub fn derived_guid(seed: &str, what: &str) -> uuid::Uuid {
     uuid::Builder::from_random_bytes(bytes).into_uuid()
 }
 
-/// Lays out the image of `os` whose root file system needs `root_min` bytes. `seed` (the
-/// system's store hash) derives the GUIDs; `esp_seed` (the boot loader item's hash) the
-/// ESP's volume id, so that the ESP only changes with the loader and is reused otherwise.
+/// The ESP's FAT volume id, derived from `esp_seed` (the boot loader item's hash) so that
+/// the ESP only changes with the loader and is reused otherwise.
+pub fn esp_volume_id(esp_seed: &str) -> u32 {
+    let digest = Sha256::digest(format!("fruix-esp-volume-id-v1\0{esp_seed}").as_bytes());
+    u32::from_le_bytes([digest[0], digest[1], digest[2], digest[3]])
+}
+
+/// The size of the root file system of `os` for contents that need `root_min` bytes, or
+/// why a declared image size cannot hold them.
+pub fn root_fs_size(os: &ValidatedSystem, root_min: u64) -> Result<u64, LayoutError> {
+    let geometry = os.geometry();
+    let size = geometry.root_size(root_min);
+    if size < root_min {
+        let needed = geometry.disk_size_needed(root_min);
+        return Err(LayoutError::TooSmall {
+            given: geometry.disk_size(size),
+            needed,
+            needed_mib: needed >> 20,
+            esp: geometry.esp,
+            root: align_up(root_min),
+            swap: if geometry.swap > 0 {
+                format!(", swap ({} bytes)", geometry.swap)
+            } else {
+                String::new()
+            },
+        });
+    }
+    Ok(size)
+}
+
+/// Lays out the image of `os` whose root file system needs `root_min` bytes: [`seal`] of
+/// [`root_fs_size`].
 pub fn plan(
-    os: &OperatingSystem,
+    os: &ValidatedSystem,
     seed: &str,
     esp_seed: &str,
     root_min: u64,
 ) -> Result<ImageSpec, LayoutError> {
+    seal(os, seed, esp_seed, root_fs_size(os, root_min)?)
+}
+
+/// Seals the layout of `os` around a root file system of `root_fs_size` bytes (what
+/// [`root_fs_size`] gave, which the root item was built with). `seed` (the system's store
+/// hash) derives the GUIDs; `esp_seed` (the boot loader item's hash) the ESP's volume id.
+pub fn seal(
+    os: &ValidatedSystem,
+    seed: &str,
+    esp_seed: &str,
+    root_fs_size: u64,
+) -> Result<ImageSpec, LayoutError> {
     let layout = &os.image;
-    let esp = round_up(layout.esp_size.bytes(), ALIGN);
-    let swap = layout
-        .swap
-        .as_ref()
-        .map_or(0, |s| round_up(s.size.bytes(), ALIGN));
-    let head = ALIGN; // protective MBR, primary GPT, alignment gap
-                      // The backup GPT lives in the last 33 sectors; the root ends before them.
-    let tail = BACKUP_GPT_SECTORS * SECTOR;
-    let needed_root = round_up(root_min, ALIGN);
-    let needed = round_up(head + esp + swap + needed_root + tail, ALIGN);
-    let disk_size = match layout.size {
-        ImageSize::Auto => {
-            let free = AUTO_MIN_FREE.max(root_min * AUTO_FREE_PERCENT / 100);
-            round_up(head + esp + swap + needed_root + free + tail, ALIGN)
-        }
-        ImageSize::Fixed(size) => {
-            let given = size.bytes();
-            if given % SECTOR != 0 {
-                return Err(LayoutError::Unaligned(given));
-            }
-            if given < head + esp + swap + needed_root + tail {
-                return Err(LayoutError::TooSmall {
-                    given,
-                    needed,
-                    needed_mib: needed >> 20,
-                    esp,
-                    root: needed_root,
-                    swap: if swap > 0 {
-                        format!(", swap ({swap} bytes)")
-                    } else {
-                        String::new()
-                    },
-                });
-            }
-            given
-        }
-    };
-    let total_lba = disk_size / SECTOR;
-    let last_usable = total_lba - BACKUP_GPT_SECTORS - 1;
-    let esp_first = head / SECTOR;
-    let esp_last = esp_first + esp / SECTOR - 1;
-    let swap_first = esp_last + 1;
-    let root_first = swap_first + swap / SECTOR;
-    // The root takes the rest, in whole MiB like the other partitions (up to 1 MiB at the
-    // end stays free, as partitioning tools leave it).
-    let root_fs_size = ((last_usable + 1 - root_first) * SECTOR) / ALIGN * ALIGN;
+    let geometry = os.geometry();
+    let disk_size = geometry.disk_size(root_fs_size);
+    let fits = geometry
+        .fixed_root_size()
+        .is_none_or(|room| root_fs_size <= room);
+    if root_fs_size == 0 || !root_fs_size.is_multiple_of(ALIGN) || !fits {
+        return Err(LayoutError::RootSize(root_fs_size));
+    }
+    let esp_first = HEAD / SECTOR;
+    let esp_last = esp_first + geometry.esp / SECTOR - 1;
+    let swap_first = geometry.swap_start() / SECTOR;
+    let root_first = geometry.root_start / SECTOR;
     let root_last = root_first + root_fs_size / SECTOR - 1;
     let guid = |what: &str| {
         derived_guid(seed, what)
@@ -215,10 +216,9 @@ pub fn plan(
             label: s.label.clone(),
             guid: guid("swap"),
             first_lba: swap_first,
-            last_lba: swap_first + swap / SECTOR - 1,
+            last_lba: swap_first + geometry.swap / SECTOR - 1,
         });
     }
-    let digest = Sha256::digest(format!("fruix-esp-volume-id-v1\0{esp_seed}").as_bytes());
     Ok(ImageSpec {
         host_name: os.host_name.clone(),
         disk_size,
@@ -226,7 +226,7 @@ pub fn plan(
         disk_guid: guid("disk"),
         partitions,
         esp_fat: layout.esp_fat,
-        esp_volume_id: u32::from_le_bytes([digest[0], digest[1], digest[2], digest[3]]),
+        esp_volume_id: esp_volume_id(esp_seed),
         root_label: layout.root_label.clone(),
         root_fs_size,
     })
@@ -235,15 +235,19 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{ByteSize, SwapPartition};
+    use crate::spec::{ByteSize, ImageSize, OperatingSystem, SwapPartition};
 
-    fn os(size: ImageSize) -> OperatingSystem {
+    fn spec(size: ImageSize) -> OperatingSystem {
         let mut os = OperatingSystem {
             host_name: "h".into(),
             ..Default::default()
         };
         os.image.size = size;
         os
+    }
+
+    fn os(size: ImageSize) -> ValidatedSystem {
+        spec(size).validated().unwrap()
     }
 
     #[test]
@@ -285,9 +289,9 @@ mod tests {
 
     #[test]
     fn swap_sits_before_the_root_and_too_small_sizes_say_what_is_needed() {
-        let mut with_swap = os(ImageSize::Auto);
+        let mut with_swap = spec(ImageSize::Auto);
         with_swap.image.swap = Some(SwapPartition::default());
-        let spec = plan(&with_swap, "s", "e", 1 << 20).unwrap();
+        let spec = plan(&with_swap.validated().unwrap(), "s", "e", 1 << 20).unwrap();
         let swap = spec.partition(PartitionKind::FreebsdSwap).unwrap();
         let root = spec.partition(PartitionKind::FreebsdUfs).unwrap();
         assert_eq!((swap.number, swap.last_lba + 1), (3, root.first_lba));
@@ -303,5 +307,30 @@ mod tests {
             text.contains("image size 41943040 bytes is too small") && text.contains("`135MiB`"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn sealing_takes_the_built_root_size_and_refuses_one_that_does_not_fit() {
+        let fixed = os(ImageSize::Fixed(ByteSize::mib(320)));
+        let root = root_fs_size(&fixed, 10 << 20).unwrap();
+        assert_eq!(
+            seal(&fixed, "s", "e", root),
+            plan(&fixed, "s", "e", 10 << 20)
+        );
+        for wrong in [0, root + ALIGN, (10 << 20) + 512] {
+            assert_eq!(
+                seal(&fixed, "s", "e", wrong),
+                Err(LayoutError::RootSize(wrong))
+            );
+        }
+        // An automatic size follows the root: the disk is sealed around what was built.
+        let auto = os(ImageSize::Auto);
+        let root = root_fs_size(&auto, 200 << 20).unwrap();
+        let spec = seal(&auto, "s", "e", root).unwrap();
+        assert_eq!(
+            spec.partition(PartitionKind::FreebsdUfs).unwrap().size(),
+            root
+        );
+        assert_eq!(spec.disk_size, (34 << 20) + root + ALIGN);
     }
 }

@@ -1,6 +1,6 @@
 //! Disk-image stage: file systems and partition tables written from in-memory trees.
 //!
-//! [`layout::plan`] seals the layout ([`ImageSpec`]); [`esp`] builds the FAT ESP,
+//! [`layout::seal`] seals the layout ([`ImageSpec`]); [`esp`] builds the FAT ESP,
 //! [`ufs`] the UFS2 root, [`gpt`] the partition table; [`artifact`] assembles
 //! `disk.img` as a store item and [`verify`] checks an image without mounting it.
 

@@ -32,7 +32,7 @@ pub mod shepherd;
 
 use crate::freebsd::{materialize_base, BaseError, BaseItems};
 use crate::store::{ImageMeta, Store, StoreError, StorePath};
-use crate::{BaseSource, OperatingSystem, PackageSource, Violations};
+use crate::{BaseSource, OperatingSystem, PackageSource, ToValidated, Violations};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -99,9 +99,12 @@ pub struct SystemClosure {
 /// Bumped whenever generated contents change, so cached systems are rebuilt.
 const SCHEME: &str = "fruix-system-v1";
 
-/// Builds the system closure of `os` into `store`, or finds it in the build cache.
-pub fn build_system(os: &OperatingSystem, store: &Store) -> Result<SystemClosure, SystemError> {
-    os.validate()?;
+/// Builds the system closure of `os` into `store`, or finds it in the build cache. An
+/// [`OperatingSystem`] is validated first ([`SystemError::Invalid`]); a
+/// [`ValidatedSystem`](crate::ValidatedSystem) is used as it is.
+pub fn build_system(os: &impl ToValidated, store: &Store) -> Result<SystemClosure, SystemError> {
+    let os = os.to_validated()?;
+    let os: &OperatingSystem = &os;
     let base = materialize_base(&os.base, store)?;
     let key = cache_key(os, &base)?;
     let system =

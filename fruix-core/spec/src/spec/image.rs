@@ -1,4 +1,5 @@
 //! Disk image layout: GPT with an EFI system partition, a UFS2 root and optional swap.
+//! Its rules (sizes, alignment, labels) are in [`crate::geometry`].
 
 use super::ByteSize;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -23,13 +24,6 @@ pub struct ImageLayout {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub swap: Option<SwapPartition>,
 }
-
-/// FAT32 needs at least this much with 512-byte clusters; FreeBSD's own ESP minimum.
-pub const FAT32_MIN_ESP: ByteSize = ByteSize::kib(33_292);
-/// Below this a FAT16 volume has too few clusters to be FAT16.
-pub const FAT16_MIN_ESP: ByteSize = ByteSize::kib(4_118);
-/// Longest GPT partition name: 36 UTF-16 code units.
-pub const GPT_LABEL_MAX: usize = 36;
 
 impl Default for ImageLayout {
     fn default() -> Self {

@@ -13,13 +13,12 @@ mod package;
 mod service;
 mod size;
 
+pub use crate::geometry::{FAT16_MIN_ESP, FAT32_MIN_ESP, GPT_LABEL_MAX};
 pub use accounts::{Group, User};
 pub use base::{Arch, BaseSource, FreeBsdBase, Kernel};
 pub use boot::{Console, InitMode, Loader, STANDARD_SERIAL_SPEEDS};
 pub use fs::{device_path, gpt_label, Device, FileSystem, FsKind, Swap};
-pub use image::{
-    FatType, ImageLayout, ImageSize, SwapPartition, FAT16_MIN_ESP, FAT32_MIN_ESP, GPT_LABEL_MAX,
-};
+pub use image::{FatType, ImageLayout, ImageSize, SwapPartition};
 pub use package::{InlineFile, Package, PackageSource};
 pub use service::Service;
 pub use size::{ByteSize, ParseSizeError};

@@ -1,30 +1,23 @@
 //! Disk image layout: sizes (sector multiples, FAT minimums, room for the root partition)
-//! and GPT labels.
+//! and GPT labels. The rules themselves are [`crate::geometry`]'s; this module says where
+//! a declaration breaks them, and how to fix it.
 
 use super::syntax::{earlier_duplicates, show_char};
 use super::{FieldPath, Report, Rule};
-use crate::{
-    ByteSize, FatType, ImageSize, OperatingSystem, FAT16_MIN_ESP, FAT32_MIN_ESP, GPT_LABEL_MAX,
+use crate::geometry::{
+    self, fat_minimum, gpt_label_problem, GptLabelProblem, PartitionGeometry, SECTOR,
 };
-
-const SECTOR: u64 = 512;
-const MIB: u64 = 1 << 20;
-/// The backup GPT at the end of the disk: 32 sectors of entries and the header.
-const GPT_BACKUP: u64 = 33 * SECTOR;
+use crate::{ByteSize, FatType, ImageSize, OperatingSystem, GPT_LABEL_MAX};
 
 /// Checks `image`.
 pub(crate) fn check(os: &OperatingSystem, root: &FieldPath, r: &mut Report) {
     let image = root.field("image");
     let layout = &os.image;
-    let esp = layout.esp_size.bytes();
-    let swap = layout.swap.as_ref().map_or(0, |s| s.size.bytes());
     if let ImageSize::Fixed(size) = layout.size {
         let size_ok = check_size(size, "image size", Rule::ImageSize, &image.field("size"), r);
-        // Partitions start on MiB boundaries: ESP, then swap, then root (last, so it can grow).
-        let root_start = align(align(MIB.saturating_add(esp)).saturating_add(swap));
-        let overhead = ByteSize(root_start.saturating_add(GPT_BACKUP));
+        let overhead = ByteSize(PartitionGeometry::of(layout).overhead());
         if size_ok && size <= overhead {
-            let whole_mib = ByteSize::mib(overhead.bytes().div_ceil(MIB));
+            let whole_mib = ByteSize::mib(overhead.bytes().div_ceil(geometry::ALIGN));
             r.error(
                 Rule::ImageSize,
                 image.field("size"),
@@ -48,12 +41,13 @@ pub(crate) fn check(os: &OperatingSystem, root: &FieldPath, r: &mut Report) {
         &image.field("esp_size"),
         r,
     ) {
-        let (fat, min) = match layout.esp_fat {
-            FatType::Fat32 => ("FAT32", FAT32_MIN_ESP),
-            FatType::Fat16 => ("FAT16", FAT16_MIN_ESP),
+        let min = fat_minimum(layout.esp_fat);
+        let fat = match layout.esp_fat {
+            FatType::Fat32 => "FAT32",
+            FatType::Fat16 => "FAT16",
         };
         if layout.esp_size < min {
-            let whole_mib = ByteSize::mib(min.bytes().div_ceil(MIB));
+            let whole_mib = ByteSize::mib(min.bytes().div_ceil(geometry::ALIGN));
             let mut help = format!("use at least `{}` (e.g. `{whole_mib}`)", kib(min));
             if layout.esp_fat == FatType::Fat32 {
                 help.push_str(" or `esp_fat: fat16`");
@@ -88,7 +82,7 @@ fn check_size(size: ByteSize, what: &str, rule: Rule, at: &FieldPath, r: &mut Re
     if size.bytes() == 0 {
         r.error(rule, at.clone(), format!("{what} is zero"));
         false
-    } else if !size.bytes().is_multiple_of(SECTOR) {
+    } else if !geometry::is_whole_sectors(size.bytes()) {
         let up = ByteSize(size.bytes().div_ceil(SECTOR).saturating_mul(SECTOR));
         r.error(
             rule,
@@ -102,10 +96,6 @@ fn check_size(size: ByteSize, what: &str, rule: Rule, at: &FieldPath, r: &mut Re
     } else {
         true
     }
-}
-
-fn align(bytes: u64) -> u64 {
-    bytes.div_ceil(MIB).saturating_mul(MIB)
 }
 
 /// A size in KiB, as `33292KiB` or `4117.5KiB`.
@@ -124,25 +114,17 @@ fn check_labels(os: &OperatingSystem, image: &FieldPath, r: &mut Report) {
     let same = earlier_duplicates(labels.iter().map(|(_, l)| (!l.is_empty()).then_some(*l)));
     for ((field, label), first) in labels.iter().zip(same) {
         let at = path_of(field);
-        let units = label.encode_utf16().count();
-        let problem = if label.is_empty() {
-            Some("GPT label is empty".to_owned())
-        } else if units > GPT_LABEL_MAX {
-            Some(format!(
+        let problem = gpt_label_problem(label).map(|problem| match problem {
+            GptLabelProblem::Empty => "GPT label is empty".to_owned(),
+            GptLabelProblem::TooLong { units } => format!(
                 "GPT label `{label}` is {units} UTF-16 units long; GPT allows {GPT_LABEL_MAX}"
-            ))
-        } else {
-            label
-                .chars()
-                .find(|c| *c == '/' || c.is_whitespace() || c.is_control())
-                .map(|c| {
-                    format!(
-                        "GPT label `{}` contains {}",
-                        label.escape_debug(),
-                        show_char(c)
-                    )
-                })
-        };
+            ),
+            GptLabelProblem::Char(c) => format!(
+                "GPT label `{}` contains {}",
+                label.escape_debug(),
+                show_char(c)
+            ),
+        });
         if let Some(problem) = problem {
             r.error(Rule::GptLabel, at, problem)
                 .help("labels become `/dev/gpt/<label>`; use letters, digits, `-` and `_`");

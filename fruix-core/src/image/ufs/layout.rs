@@ -205,10 +205,7 @@ impl<'t> UfsLayout<'t> {
 fn volname(label: Option<&str>) -> Result<[u8; 32], PlanError> {
     let mut out = [0u8; 32];
     if let Some(l) = label {
-        let ok = l.len() <= 31
-            && l.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-        if !ok {
+        if !fruix_spec::geometry::is_ufs_volume_label(l) {
             return Err(PlanError::BadLabel(l.to_string()));
         }
         out[..l.len()].copy_from_slice(l.as_bytes());
