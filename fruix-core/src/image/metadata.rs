@@ -280,8 +280,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let closure = build_system(os, &store).unwrap();
+        let valid = os.clone().validated().unwrap();
         let mut spec = layout::plan(
-            os,
+            &valid,
             closure.system.hash(),
             closure.base.bootloader.hash(),
             1 << 20,
