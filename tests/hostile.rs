@@ -691,7 +691,7 @@ fn le64(b: &[u8], at: usize) -> u64 {
 /// Re-seals a GPT header's CRC after editing it, so the damage gets past the checksum.
 fn reseal(header: &mut [u8]) {
     header[16..20].fill(0);
-    let crc = fruix_core::image::verify::crc32(&header[..92]);
+    let crc = fruix_core::image::gpt::crc32(&header[..92]);
     header[16..20].copy_from_slice(&crc.to_le_bytes());
 }
 
@@ -745,7 +745,7 @@ fn damaged_images_are_reported_never_a_panic() {
         (original.len() - 512, original.len() - 33 * 512),
     ] {
         bytes[entries + 40..entries + 48].copy_from_slice(&u64::MAX.to_le_bytes());
-        let crc = fruix_core::image::verify::crc32(&bytes[entries..entries + 128 * 128]);
+        let crc = fruix_core::image::gpt::crc32(&bytes[entries..entries + 128 * 128]);
         bytes[hdr + 88..hdr + 92].copy_from_slice(&crc.to_le_bytes());
         reseal(&mut bytes[hdr..hdr + 512]);
     }

@@ -91,6 +91,64 @@ fn sgdisk_reads_a_valid_table_with_our_types_labels_and_guids() {
     );
 }
 
+#[test]
+fn our_reader_reads_the_tables_sgdisk_writes() {
+    use fruix_core::image::gpt::{self, PartitionType};
+    let copy = built().dir.join("sgdisk-edited.img");
+    fs::copy(disk(), &copy).unwrap();
+    let path = copy.display().to_string();
+    // Two partitions in the alignment gap before the ESP, written by sgdisk itself.
+    let edit = tool(
+        "sgdisk",
+        &[
+            "-a",
+            "1",
+            "-n",
+            "4:40:1039",
+            "-t",
+            "4:a501",
+            "-c",
+            "4:gptboot",
+            "-n",
+            "5:1040:2047",
+            "-t",
+            "5:a504",
+            "-c",
+            "5:tank",
+            &path,
+        ],
+    );
+    assert!(edit.status.success(), "{}", text(&edit));
+    let ours = gpt::read(&mut fs::File::open(disk()).unwrap())
+        .unwrap()
+        .table;
+    let read = gpt::read(&mut fs::File::open(&copy).unwrap()).unwrap();
+    assert_eq!(read.problems, []);
+    let table = read.table;
+    assert_eq!(table.disk_guid, ours.disk_guid);
+    assert_eq!(table.partitions[..2], ours.partitions[..2]);
+    let added: Vec<_> = table.partitions[2..]
+        .iter()
+        .map(|p| {
+            (
+                p.number,
+                p.partition_type,
+                p.first_lba,
+                p.last_lba,
+                p.label.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        added,
+        [
+            (4, PartitionType::FreebsdBoot, 40, 1039, "gptboot"),
+            (5, PartitionType::FreebsdZfs, 1040, 2047, "tank")
+        ]
+    );
+    fs::remove_file(&copy).unwrap();
+}
+
 fn partition(number: u32) -> (u64, u64) {
     let info = text(&tool("sgdisk", &["-i", &number.to_string(), &disk()]));
     let field = |name: &str| -> u64 {

@@ -2,11 +2,11 @@
 //! disk images, with their exit codes (0 ok, 1 failure, 2 usage).
 
 use std::fs;
-use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Output};
 
+use fruix_core::image::gpt::{self, Guid, Partition, PartitionType, Table};
 use fruix_core::image::ufs::{self, Ufs};
 
 fn fruix(args: &[&str]) -> Output {
@@ -201,25 +201,22 @@ fn usage_errors_exit_2() {
     assert_eq!(fruix(&["frobnicate"]).status.code(), Some(2));
 }
 
-/// Writes a minimal GPT (header at LBA 1, entries from LBA 2) naming `parts` as
-/// (type GUID bytes, first LBA, last LBA).
-fn write_gpt(f: &mut fs::File, parts: &[([u8; 16], u64, u64)]) {
-    let mut h = [0u8; 92];
-    h[..8].copy_from_slice(b"EFI PART");
-    h[72..80].copy_from_slice(&2u64.to_le_bytes());
-    h[80..84].copy_from_slice(&128u32.to_le_bytes());
-    h[84..88].copy_from_slice(&128u32.to_le_bytes());
-    f.seek(SeekFrom::Start(512)).unwrap();
-    f.write_all(&h).unwrap();
-    for (i, (guid, first, last)) in parts.iter().enumerate() {
-        let mut e = [0u8; 128];
-        e[..16].copy_from_slice(guid);
-        e[16] = i as u8 + 1;
-        e[32..40].copy_from_slice(&first.to_le_bytes());
-        e[40..48].copy_from_slice(&last.to_le_bytes());
-        f.seek(SeekFrom::Start(1024 + 128 * i as u64)).unwrap();
-        f.write_all(&e).unwrap();
+/// Writes a GPT over the whole of `f` naming `parts` as (type, first LBA, last LBA).
+fn write_gpt(f: &mut fs::File, parts: &[(PartitionType, u64, u64)]) {
+    let sectors = f.metadata().unwrap().len() / 512;
+    let mut table = Table::new(Guid::from_fields(1, 2, 3, [4; 8]), sectors);
+    for (n, &(partition_type, first_lba, last_lba)) in (1..).zip(parts) {
+        table.partitions.push(Partition {
+            number: n,
+            partition_type,
+            guid: Guid::from_fields(n, 0, 0, [0; 8]),
+            first_lba,
+            last_lba,
+            attributes: 0,
+            label: format!("p{n}"),
+        });
     }
+    gpt::write(&table, f).unwrap();
 }
 
 #[test]
@@ -245,17 +242,13 @@ fn fsck_checks_every_ufs_partition_of_a_gpt_disk() {
     let disk = dir.path().join("disk.img");
     let mut f = fs::File::create(&disk).unwrap();
     f.set_len(20 << 20).unwrap();
-    let efi = [
-        0x28, 0x73, 0x2a, 0xc1, 0x1f, 0xf8, 0xd2, 0x11, 0xba, 0x4b, 0x00, 0xa0, 0xc9, 0x3e, 0xc9,
-        0x3b,
-    ];
     let (a, b) = (2048u64, 2048 + 16384);
     write_gpt(
         &mut f,
         &[
-            (efi, 40, 2047),
-            (ufs::gpt::FREEBSD_UFS, a, a + 16383),
-            (ufs::gpt::FREEBSD_UFS, b, b + 16383),
+            (PartitionType::EfiSystem, 40, 2047),
+            (PartitionType::FreebsdUfs, a, a + 16383),
+            (PartitionType::FreebsdUfs, b, b + 16383),
         ],
     );
     layout.write_to(&mut f, a * 512).unwrap();
@@ -272,4 +265,12 @@ fn fsck_checks_every_ufs_partition_of_a_gpt_disk() {
     let out = fruix(&["fsck", d]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("partition 2: clean") && text(&out).contains("partition 3: "));
+    // A partition table damaged in both copies is an error, not a bare file system.
+    bytes[512 + 40] ^= 1;
+    let backup = bytes.len() - 512;
+    bytes[backup + 40] ^= 1;
+    fs::write(&disk, &bytes).unwrap();
+    let out = fruix(&["fsck", d]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("no intact GPT"), "{}", text(&out));
 }

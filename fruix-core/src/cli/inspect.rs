@@ -1,8 +1,7 @@
 //! `fruix inspect IMAGE`: what a disk image holds, read with fruix's own readers.
 
-use crate::image::layout::{TYPE_ESP, TYPE_FREEBSD_SWAP, TYPE_FREEBSD_UFS};
+use crate::image::gpt::{self, Partition, PartitionType, ReadError};
 use crate::image::ufs::Ufs;
-use crate::image::verify::{read_gpt, GptEntry, ImageReport};
 use fatfs::{FileSystem, FsOptions, NullTimeProvider, StdIoWrapper};
 use std::fs::File;
 use std::io::{Cursor, Read, Seek, SeekFrom};
@@ -10,15 +9,6 @@ use std::path::Path;
 
 /// Ordered `key=value` facts about an image.
 pub type Facts = Vec<(String, String)>;
-
-fn kind(e: &GptEntry) -> &'static str {
-    match e.type_guid.as_str() {
-        TYPE_ESP => "efi",
-        TYPE_FREEBSD_UFS => "freebsd-ufs",
-        TYPE_FREEBSD_SWAP => "freebsd-swap",
-        _ => "other",
-    }
-}
 
 /// Files of a FAT volume, with sizes, depth first.
 fn fat_files(bytes: Vec<u8>) -> Result<Vec<(String, u64)>, String> {
@@ -56,11 +46,22 @@ pub fn inspect_image(path: &Path) -> Result<Facts, String> {
         ("image".into(), path.display().to_string()),
         ("image_size_bytes".into(), size.to_string()),
     ];
-    let mut report = ImageReport::default();
-    let parts = read_gpt(&mut f, &mut report).map_err(|e| e.to_string())?;
-    for problem in &report.problems {
-        facts.push(("problem".into(), problem.clone()));
-    }
+    let parts = match gpt::read(&mut f) {
+        Ok(read) => {
+            for problem in &read.problems {
+                facts.push(("problem".into(), problem.to_string()));
+            }
+            read.table.partitions
+        }
+        Err(e @ ReadError::Io { .. }) => return Err(e.to_string()),
+        Err(e) => {
+            facts.push(("problem".into(), e.to_string()));
+            for problem in e.problems() {
+                facts.push(("problem".into(), problem.to_string()));
+            }
+            Vec::new()
+        }
+    };
     facts.push((
         "partition_scheme".into(),
         if parts.is_empty() { "none" } else { "gpt" }.into(),
@@ -71,7 +72,7 @@ pub fn inspect_image(path: &Path) -> Result<Facts, String> {
             format!("partition.{n}"),
             format!(
                 "{} label={} start={} end={} bytes={} guid={}",
-                kind(p),
+                p.partition_type,
                 p.label,
                 p.first_lba,
                 p.last_lba,
@@ -79,8 +80,8 @@ pub fn inspect_image(path: &Path) -> Result<Facts, String> {
                 p.guid
             ),
         ));
-        match kind(p) {
-            "efi" => {
+        match p.partition_type {
+            PartitionType::EfiSystem => {
                 let mut bytes = vec![0u8; usize::try_from(p.size()).map_err(|e| e.to_string())?];
                 f.seek(SeekFrom::Start(p.offset()))
                     .and_then(|_| f.read_exact(&mut bytes))
@@ -97,14 +98,14 @@ pub fn inspect_image(path: &Path) -> Result<Facts, String> {
                     )),
                 }
             }
-            "freebsd-ufs" => inspect_ufs(&mut f, p, &mut facts),
+            PartitionType::FreebsdUfs => inspect_ufs(&mut f, p, &mut facts),
             _ => {}
         }
     }
     Ok(facts)
 }
 
-fn inspect_ufs(f: &mut File, p: &GptEntry, facts: &mut Facts) {
+fn inspect_ufs(f: &mut File, p: &Partition, facts: &mut Facts) {
     let n = p.number;
     let mut fs = match Ufs::open(&mut *f, p.offset()) {
         Ok(fs) => fs,

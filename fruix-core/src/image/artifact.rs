@@ -9,7 +9,7 @@
 //! ESP item -> root item -> the sealed disk layout, from the partitions' sizes -> disk.
 
 use super::esp::{build_esp, EspError};
-use super::gpt::{write_partition_table, GptWriteError};
+use super::gpt::{self, write_partition_table};
 use super::layout::{self, ImageSpec, LayoutError, PartitionKind};
 use super::metadata::{self, Metadata};
 use super::ufs::{self, UfsLayout, UfsOptions};
@@ -35,7 +35,7 @@ pub enum ImageError {
     #[error(transparent)]
     Esp(#[from] EspError),
     #[error(transparent)]
-    Gpt(#[from] GptWriteError),
+    Gpt(#[from] gpt::WriteError),
     #[error("root file system: {0}")]
     Plan(#[from] ufs::PlanError),
     #[error("root file system: {0}")]
@@ -398,16 +398,14 @@ fn disk_item(
     let disk_path = b.prepare("disk.img")?;
     // Like root.img, it holds the system's secrets: owner-only on the host.
     b.set_meta("disk.img", ImageMeta::root(0o400));
-    // Read and write: the gpt crate reads back what it writes.
-    let disk = fs::OpenOptions::new()
-        .read(true)
+    let mut disk = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(&disk_path)
         .map_err(io("creating", &disk_path))?;
     disk.set_len(spec.disk_size)
         .map_err(io("sizing", &disk_path))?;
-    let mut disk = write_partition_table(spec, disk)?;
+    write_partition_table(spec, &mut disk)?;
     for (kind, item, file) in [
         (PartitionKind::Esp, esp, "esp.img"),
         (PartitionKind::FreebsdUfs, root, "root.img"),

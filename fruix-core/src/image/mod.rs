@@ -1,7 +1,7 @@
 //! Disk-image stage: file systems and partition tables written from in-memory trees.
 //!
 //! [`layout::seal`] seals the layout ([`ImageSpec`]); [`esp`] builds the FAT ESP,
-//! [`ufs`] the UFS2 root, [`gpt`] the partition table; [`artifact`] assembles
+//! [`ufs`] the UFS2 root, [`gpt`] writes and reads the partition table; [`artifact`] assembles
 //! `disk.img` as a store item and [`verify`] checks an image without mounting it.
 
 pub mod artifact;

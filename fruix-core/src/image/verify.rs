@@ -3,7 +3,7 @@
 //! topology, `loader.conf`, and every store item re-hashed from the image's own bytes.
 
 use super::esp::read_loader;
-use super::layout::{TYPE_ESP, TYPE_FREEBSD_UFS};
+use super::gpt::{self, Partition, PartitionType, Problem, ReadError, Table, TableCopy};
 use super::ufs::{self, FileType, Ufs};
 use crate::store::hash::{digest_source, ItemSource, SelfRefs, SourceEntry};
 use crate::store::refs_scanner;
@@ -22,6 +22,7 @@ pub struct ImageReport {
 }
 
 impl ImageReport {
+    /// Whether nothing is wrong.
     pub fn is_ok(&self) -> bool {
         self.problems.is_empty()
     }
@@ -37,79 +38,11 @@ impl ImageReport {
 #[derive(Debug, thiserror::Error)]
 #[error("cannot read `{}`: {source}", path.display())]
 pub struct VerifyError {
+    /// The image.
     pub path: std::path::PathBuf,
+    /// Why it cannot be read.
     #[source]
     pub source: std::io::Error,
-}
-
-/// CRC-32 (IEEE 802.3), as GPT uses it.
-pub fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-fn le32(b: &[u8], at: usize) -> u32 {
-    b.get(at..at + 4)
-        .map_or(0, |s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-}
-fn le64(b: &[u8], at: usize) -> u64 {
-    b.get(at..at + 8).map_or(0, |s| {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(s);
-        u64::from_le_bytes(a)
-    })
-}
-
-/// A GUID stored in GPT's mixed-endian layout, as text.
-fn guid(b: &[u8]) -> String {
-    if b.len() < 16 {
-        return String::new();
-    }
-    format!(
-        "{:08X}-{:04X}-{:04X}-{:02X}{:02X}-{}",
-        le32(b, 0),
-        u16::from_le_bytes([b[4], b[5]]),
-        u16::from_le_bytes([b[6], b[7]]),
-        b[8],
-        b[9],
-        b[10..16]
-            .iter()
-            .map(|x| format!("{x:02X}"))
-            .collect::<String>()
-    )
-}
-
-/// One GPT entry as read back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GptEntry {
-    pub number: u32,
-    pub type_guid: String,
-    pub guid: String,
-    pub first_lba: u64,
-    pub last_lba: u64,
-    pub label: String,
-}
-
-impl GptEntry {
-    pub fn offset(&self) -> u64 {
-        self.first_lba.saturating_mul(512)
-    }
-    pub fn size(&self) -> u64 {
-        self.last_lba
-            .saturating_add(1)
-            .saturating_sub(self.first_lba)
-            .saturating_mul(512)
-    }
 }
 
 fn read_at<R: Read + Seek>(f: &mut R, at: u64, len: usize) -> std::io::Result<Vec<u8>> {
@@ -119,113 +52,35 @@ fn read_at<R: Read + Seek>(f: &mut R, at: u64, len: usize) -> std::io::Result<Ve
     Ok(buf)
 }
 
-/// Reads and checks the protective MBR and both GPT headers; returns the entries.
-pub fn read_gpt<R: Read + Seek>(
-    f: &mut R,
-    report: &mut ImageReport,
-) -> std::io::Result<Vec<GptEntry>> {
-    let size = f.seek(SeekFrom::End(0))?;
-    if size < 34 * 512 * 2 {
-        report.fail(format!("image is {size} bytes: too small for a GPT disk"));
-        return Ok(Vec::new());
-    }
-    let mbr = read_at(f, 0, 512)?;
-    if mbr[510..512] != [0x55, 0xAA] || mbr[446 + 4] != 0xEE {
-        report.fail("LBA 0 is not a protective MBR (signature 55AA, partition type EE)");
-    } else {
+/// Checks the partition table and returns it, if there is one to use.
+fn check_gpt(f: &mut File, report: &mut ImageReport) -> Result<Option<Table>, std::io::Error> {
+    let read = match gpt::read(f) {
+        Ok(read) => read,
+        Err(ReadError::Io { source, .. }) => return Err(source),
+        Err(e) => {
+            report.fail(e.to_string());
+            for p in e.problems() {
+                report.fail(p.to_string());
+            }
+            return Ok(None);
+        }
+    };
+    let mbr_damaged = read
+        .problems
+        .iter()
+        .any(|p| matches!(p, Problem::ProtectiveMbr(_)));
+    if !mbr_damaged {
         report.pass("protective MBR");
     }
-    let last_lba = size / 512 - 1;
-    let mut tables = Vec::new();
-    for (which, lba) in [("primary", 1), ("backup", last_lba)] {
-        let header = read_at(f, lba * 512, 512)?;
-        if &header[..8] != b"EFI PART" {
-            report.fail(format!(
-                "{which} GPT header at LBA {lba}: no `EFI PART` signature"
-            ));
-            continue;
+    for copy in [TableCopy::Primary, TableCopy::Backup] {
+        if !read.problems.iter().any(|p| p.copy() == Some(copy)) {
+            report.pass(format!("{copy} GPT header and entries (CRC32 valid)"));
         }
-        let header_size = (le32(&header, 12) as usize).clamp(92, 512);
-        let mut zeroed = header[..header_size].to_vec();
-        zeroed[16..20].fill(0);
-        if crc32(&zeroed) != le32(&header, 16) {
-            report.fail(format!(
-                "{which} GPT header at LBA {lba}: header CRC32 mismatch"
-            ));
-            continue;
-        }
-        let (my_lba, alt_lba) = (le64(&header, 24), le64(&header, 32));
-        let expected_alt = if lba == 1 { last_lba } else { 1 };
-        if my_lba != lba || alt_lba != expected_alt {
-            report.fail(format!(
-                "{which} GPT header: it places itself at LBA {my_lba} and its twin at {alt_lba}"
-            ));
-        }
-        let (entries_lba, count, entry_size) = (
-            le64(&header, 72),
-            le32(&header, 80) as usize,
-            le32(&header, 84) as usize,
-        );
-        if entry_size < 128 || count == 0 || count * entry_size > 1 << 20 {
-            report.fail(format!(
-                "{which} GPT header: {count} entries of {entry_size} bytes is not a valid table"
-            ));
-            continue;
-        }
-        // Checked: the header is input, and its CRC only says it was not damaged by accident.
-        let entries = match entries_lba
-            .checked_mul(512)
-            .filter(|at| at.saturating_add((count * entry_size) as u64) <= size)
-        {
-            Some(at) => read_at(f, at, count * entry_size)?,
-            None => {
-                report.fail(format!(
-                    "{which} GPT header: its entries at LBA {entries_lba} lie outside the disk"
-                ));
-                continue;
-            }
-        };
-        if crc32(&entries) != le32(&header, 88) {
-            report.fail(format!("{which} GPT partition entries: CRC32 mismatch"));
-            continue;
-        }
-        report.pass(format!("{which} GPT header and entries (CRC32 valid)"));
-        tables.push((entries, entry_size, guid(&header[56..72])));
     }
-    if tables.len() == 2 && tables[0].0 != tables[1].0 {
-        report.fail("primary and backup GPT partition entries differ");
+    for p in &read.problems {
+        report.fail(p.to_string());
     }
-    let Some((entries, entry_size, _)) = tables.first() else {
-        return Ok(Vec::new());
-    };
-    let mut out = Vec::new();
-    for (i, e) in entries.chunks(*entry_size).enumerate() {
-        if e[..16].iter().all(|&b| b == 0) {
-            continue;
-        }
-        let name: Vec<u16> = e[56..128]
-            .chunks(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .take_while(|&c| c != 0)
-            .collect();
-        let entry = GptEntry {
-            number: i as u32 + 1,
-            type_guid: guid(&e[..16]),
-            guid: guid(&e[16..32]),
-            first_lba: le64(e, 32),
-            last_lba: le64(e, 40),
-            label: String::from_utf16_lossy(&name),
-        };
-        if entry.first_lba < 34 || entry.first_lba > entry.last_lba || entry.last_lba >= last_lba {
-            report.fail(format!(
-                "partition {} `{}`: LBAs {}..={} are not inside the disk's usable sectors",
-                entry.number, entry.label, entry.first_lba, entry.last_lba
-            ));
-            continue;
-        }
-        out.push(entry);
-    }
-    Ok(out)
+    Ok(Some(read.table))
 }
 
 /// Follows a path in the image, symlinks included (absolute targets restart at the root),
@@ -390,12 +245,15 @@ pub fn verify_image(path: &Path) -> Result<ImageReport, VerifyError> {
     };
     let mut f = File::open(path).map_err(err)?;
     let mut report = ImageReport::default();
-    let parts = read_gpt(&mut f, &mut report).map_err(err)?;
-    let esp = parts.iter().find(|p| p.type_guid == TYPE_ESP).cloned();
-    let root = parts
-        .iter()
-        .find(|p| p.type_guid == TYPE_FREEBSD_UFS)
-        .cloned();
+    let table = check_gpt(&mut f, &mut report).map_err(err)?;
+    let first = |t| {
+        table
+            .as_ref()
+            .and_then(|table| table.first_of_type(t))
+            .cloned()
+    };
+    let esp = first(PartitionType::EfiSystem);
+    let root = first(PartitionType::FreebsdUfs);
     match (&esp, &root) {
         (Some(e), Some(r)) => report.pass(format!(
             "partitions: {} `{}` (EFI system), {} `{}` (freebsd-ufs)",
@@ -444,7 +302,7 @@ pub fn verify_image(path: &Path) -> Result<ImageReport, VerifyError> {
     Ok(report)
 }
 
-fn check_topology<R: Read + Seek>(fs: &mut Ufs<R>, root: &GptEntry, report: &mut ImageReport) {
+fn check_topology<R: Read + Seek>(fs: &mut Ufs<R>, root: &Partition, report: &mut ImageReport) {
     // /run/current-system -> the system closure.
     let system = fs
         .lookup(b"run/current-system")
@@ -577,13 +435,5 @@ fn check_items<R: Read + Seek>(fs: &mut Ufs<R>, report: &mut ImageReport) {
         } else {
             report.fail(format!("missing from /frx/store: {}", missing.join(", ")));
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn crc32_matches_the_standard_check_value() {
-        assert_eq!(super::crc32(b"123456789"), 0xCBF4_3926);
     }
 }

@@ -18,7 +18,6 @@ mod crc;
 pub mod dir;
 pub mod format;
 pub mod geometry;
-pub mod gpt;
 pub mod host_tree;
 pub mod layout;
 pub mod read;
@@ -34,13 +33,15 @@ pub use write::{WriteError, WriteStats};
 
 /// Checks an image file: a bare UFS2 file system, or every FreeBSD UFS partition of a GPT
 /// disk. Returns each file system's name (`image` or `partition N`) with its problems.
+/// A disk whose partition table is there but broken in both copies is an error.
 pub fn check_image<R: std::io::Read + std::io::Seek>(
     r: &mut R,
-) -> std::io::Result<Vec<(String, Vec<Problem>)>> {
-    match gpt::partitions(r)? {
-        Some(parts) => Ok(parts
-            .iter()
-            .filter(|p| p.is_ufs())
+) -> Result<Vec<(String, Vec<Problem>)>, crate::image::gpt::ReadError> {
+    use crate::image::gpt::{self, PartitionType};
+    match gpt::read(r) {
+        Ok(read) => Ok(read
+            .table
+            .partitions_of_type(PartitionType::FreebsdUfs)
             .map(|p| {
                 (
                     format!("partition {}", p.number),
@@ -48,6 +49,7 @@ pub fn check_image<R: std::io::Read + std::io::Seek>(
                 )
             })
             .collect()),
-        None => Ok(vec![("image".to_string(), check(r))]),
+        Err(e) if e.is_unpartitioned() => Ok(vec![("image".to_string(), check(r))]),
+        Err(e) => Err(e),
     }
 }
