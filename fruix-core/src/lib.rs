@@ -18,6 +18,8 @@
 //! stages take a [`ValidatedSystem`] (see [`ToValidated`]): given a plain
 //! [`OperatingSystem`], they validate it first.
 
+#![warn(missing_docs)]
+
 pub mod cli;
 pub mod freebsd;
 pub mod image;

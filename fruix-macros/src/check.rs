@@ -9,8 +9,8 @@ use proc_macro2::Span;
 /// Adds a compile error for every violation of the core's rules that the literal parts of
 /// the declaration decide on their own.
 pub fn check(cx: &mut Cx, os: &OperatingSystem) {
-    for violation in fruix_spec::validate::validate(os) {
-        if !violation.is_decidable(&cx.opaque) {
+    for violation in fruix_spec::__private::violations(os) {
+        if !fruix_spec::__private::is_decidable(&violation, &cx.opaque) {
             continue;
         }
         // A violation about a default (a field not written) is pointed at the whole macro.

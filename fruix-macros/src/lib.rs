@@ -98,6 +98,8 @@
 //! invocation are reported together. A rule that depends on a value computed at run time is
 //! left to `validate()`.
 
+#![warn(missing_docs)]
+
 mod ast;
 mod check;
 mod lower;

@@ -5,6 +5,8 @@
 //! when this crate compiles, computed ones (the base, the service list) when the spec is
 //! validated at run time.
 
+#![warn(missing_docs)]
+
 use fruix_core::{freebsd, FreeBsdBase, Package, Service};
 use fruix_macros::operating_system;
 

@@ -2,10 +2,31 @@
 //! macro calls these so that a field may be given any reasonable Rust value (`&str` or
 //! `String`, an array or a `Vec`, ...), not only the exact spec type.
 
+//!
+//! It also holds what only the macro's own checks use: the full violation list, whether a
+//! violation is decidable from the literal values, and the "did you mean" lookup.
+
 use std::collections::BTreeMap;
+
+use crate::{FieldPath, OperatingSystem, Violation};
+
+pub use crate::validate::names::closest;
+
+/// Every violation of the rules in `os`, in spec order (what `OperatingSystem::validate`
+/// wraps into `Violations`).
+pub fn violations(os: &OperatingSystem) -> Vec<Violation> {
+    crate::validate::validate(os)
+}
+
+/// Whether every value `violation`'s verdict depends on is known (none is under an
+/// `opaque` path): only then may the macro report it at compile time.
+pub fn is_decidable(violation: &Violation, opaque: &[FieldPath]) -> bool {
+    violation.path.is_known(opaque) && violation.depends_on.iter().all(|p| p.is_known(opaque))
+}
 
 /// Values usable where the spec holds an `Option<String>`.
 pub trait IntoOptString {
+    /// The value as the spec's optional string.
     fn into_opt_string(self) -> Option<String>;
 }
 
@@ -35,6 +56,7 @@ impl IntoOptString for Option<String> {
     }
 }
 
+/// An optional string field from a string, a `String`, or an `Option` of either.
 pub fn opt_string(value: impl IntoOptString) -> Option<String> {
     value.into_opt_string()
 }

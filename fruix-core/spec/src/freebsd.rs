@@ -36,13 +36,17 @@ pub fn dist_sets(release: &str, dir: impl Into<PathBuf>) -> FreeBsdBase {
 /// One row of FreeBSD's `master.passwd`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SystemUser {
+    /// Login name.
     pub name: &'static str,
     /// The password field: empty (root, as shipped) or `*` (no password login).
     pub password: &'static str,
+    /// User id, as FreeBSD ships it.
     pub uid: u32,
+    /// Primary group id.
     pub gid: u32,
     /// GECOS comment.
     pub gecos: &'static str,
+    /// Home directory (`/nonexistent` for daemons).
     pub home: &'static str,
     /// Login shell; empty for `toor` (meaning `/bin/sh`).
     pub shell: &'static str,
@@ -51,7 +55,9 @@ pub struct SystemUser {
 /// One row of FreeBSD's `group`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SystemGroup {
+    /// Group name.
     pub name: &'static str,
+    /// Group id, as FreeBSD ships it.
     pub gid: u32,
     /// Users listed as members.
     pub members: &'static [&'static str],

@@ -61,9 +61,11 @@ pub fn fat_minimum(fat: FatType) -> ByteSize {
 /// What is wrong with a GPT partition label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GptLabelProblem {
+    /// The label is empty: the partition would get no `/dev/gpt/` name.
     Empty,
     /// Longer than [`GPT_LABEL_MAX`] UTF-16 code units.
     TooLong {
+        /// How many UTF-16 code units the label has.
         units: usize,
     },
     /// A `/`, white space or control character: labels become `/dev/gpt/<label>`.
@@ -192,8 +194,17 @@ pub struct EspVolume {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EspSizeError {
     #[error("ESP of {size} bytes is below the {} minimum of {min} bytes", .fat.name())]
-    BelowFatMinimum { size: u64, fat: FatType, min: u64 },
+    /// `size` is below what FAT type `fat` needs (`min` bytes): too few clusters for it.
+    BelowFatMinimum {
+        /// The ESP size asked for, in bytes.
+        size: u64,
+        /// The FAT type asked for.
+        fat: FatType,
+        /// The smallest ESP of that type, in bytes.
+        min: u64,
+    },
     #[error("ESP of {0} bytes is not a whole number of 512-byte sectors")]
+    /// The size (in bytes) is not a multiple of the 512-byte sector.
     NotWholeSectors(u64),
 }
 
@@ -221,10 +232,12 @@ impl EspVolume {
         }
     }
 
+    /// The ESP's size in bytes (whole sectors, at least the FAT type's minimum).
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
 
+    /// The FAT type the ESP is formatted with.
     pub fn fat(&self) -> FatType {
         self.fat
     }

@@ -8,6 +8,8 @@
 //! system crate's compiler plugin. Users reach everything here through `fruix_core`,
 //! which re-exports it unchanged.
 
+#![warn(missing_docs)]
+
 pub mod freebsd;
 pub mod geometry;
 pub mod spec;

@@ -13,7 +13,7 @@ mod system;
 pub use system::operating_system;
 
 use crate::ast::{Braced, Range, Value};
-use fruix_spec::validate::names::closest;
+use fruix_spec::__private::closest;
 use fruix_spec::FieldPath;
 use proc_macro2::TokenStream;
 use quote::quote;

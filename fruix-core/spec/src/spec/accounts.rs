@@ -80,7 +80,9 @@ impl User {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Group {
+    /// Group name (FreeBSD's rules: letters, digits, `_`, `-`; at most 16 characters).
     pub name: String,
+    /// Group id; must not clash with FreeBSD's system groups of another name.
     pub gid: u32,
 }
 

@@ -30,12 +30,16 @@ impl Default for FreeBsdBase {
 #[serde(rename_all = "lowercase")]
 pub enum Arch {
     #[default]
+    /// x86-64: the only architecture images are built and booted for today.
     Amd64,
+    /// 64-bit ARM: accepted by the parser, refused by validation until images boot it.
     Aarch64,
 }
 
 impl Arch {
+    /// Every architecture, in the order "expected one of" lists them.
     pub const ALL: &'static [Arch] = &[Arch::Amd64, Arch::Aarch64];
+    /// The `MACHINE_ARCH` spelling (`amd64`).
     pub fn name(self) -> &'static str {
         match self {
             Arch::Amd64 => "amd64",
@@ -62,14 +66,20 @@ pub enum BaseSource {
     /// Release distribution sets (`base.txz`, `kernel.txz`) in a directory, each optionally
     /// pinned by sha256 (otherwise checked against the directory's `MANIFEST`).
     DistSets {
+        /// Directory holding `base.txz` and `kernel.txz` (and optionally `MANIFEST`).
         dir: PathBuf,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        /// Expected sha256 of `base.txz`, lowercase hex.
         base_sha256: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        /// Expected sha256 of `kernel.txz`, lowercase hex.
         kernel_sha256: Option<String>,
     },
     /// An already unpacked FreeBSD tree (e.g. a `make installworld DESTDIR=`).
-    Tree { path: PathBuf },
+    Tree {
+        /// The tree's root directory on the building host.
+        path: PathBuf,
+    },
 }
 
 /// The kernel: which configuration, and which modules `loader.conf` loads.

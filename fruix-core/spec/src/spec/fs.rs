@@ -96,16 +96,24 @@ pub fn device_path(path: &str) -> Device {
 #[serde(rename_all = "lowercase")]
 pub enum FsKind {
     #[default]
+    /// FreeBSD's native file system; the only kind the root may be.
     Ufs,
+    /// FAT, as the EFI system partition is mounted.
     Msdosfs,
+    /// Memory-backed file system (`/tmp`).
     Tmpfs,
+    /// The device file system on `/dev`.
     Devfs,
+    /// File-descriptor file system (`/dev/fd`).
     Fdescfs,
+    /// Process file system (`/proc`).
     Procfs,
+    /// Loopback mount of another directory.
     Nullfs,
 }
 
 impl FsKind {
+    /// Every kind, in the order "expected one of" lists them.
     pub const ALL: &'static [FsKind] = &[
         FsKind::Ufs,
         FsKind::Msdosfs,
@@ -116,6 +124,7 @@ impl FsKind {
         FsKind::Nullfs,
     ];
 
+    /// The name `mount -t` and fstab use (`ufs`).
     pub fn name(self) -> &'static str {
         match self {
             FsKind::Ufs => "ufs",
@@ -159,5 +168,6 @@ impl FromStr for FsKind {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Swap {
+    /// The swap device; `None` is refused by validation (an fstab `sw` line needs one).
     pub device: Option<Device>,
 }

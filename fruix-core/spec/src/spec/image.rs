@@ -56,7 +56,9 @@ impl ImageLayout {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SwapPartition {
+    /// Partition size; the partition is a whole number of 512-byte sectors.
     pub size: ByteSize,
+    /// GPT label; the swap device is `/dev/gpt/<label>`.
     pub label: String,
 }
 
@@ -73,13 +75,17 @@ impl Default for SwapPartition {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FatType {
+    /// FAT16: for ESPs below FAT32's minimum ([`crate::geometry::FAT32_MIN_ESP`]).
     Fat16,
     #[default]
+    /// FAT32: what UEFI firmware is required to read; the default.
     Fat32,
 }
 
 impl FatType {
+    /// Every FAT type, in the order "expected one of" lists them.
     pub const ALL: &'static [FatType] = &[FatType::Fat16, FatType::Fat32];
+    /// The name used in declarations (`fat32`).
     pub fn name(self) -> &'static str {
         match self {
             FatType::Fat16 => "fat16",
@@ -99,7 +105,9 @@ impl FromStr for FatType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ImageSize {
     #[default]
+    /// Just large enough for the contents plus free space (see `geometry`).
     Auto,
+    /// Exactly this many bytes.
     Fixed(ByteSize),
 }
 

@@ -109,9 +109,12 @@ pub enum SpecJsonError {
     /// The document is not valid JSON, or does not have the spec's shape.
     #[error("spec JSON at line {line}, column {column}: {source}")]
     Parse {
+        /// 1-based line of the error in the document.
         line: usize,
+        /// 1-based column of the error in the document.
         column: usize,
         #[source]
+        /// What serde_json found wrong.
         source: serde_json::Error,
     },
 }

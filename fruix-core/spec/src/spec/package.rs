@@ -20,9 +20,15 @@ pub struct Package {
 #[serde(rename_all = "kebab-case", tag = "kind", deny_unknown_fields)]
 pub enum PackageSource {
     /// Files written out in the declaration.
-    Inline { files: Vec<InlineFile> },
+    Inline {
+        /// The files, each with its path inside the package.
+        files: Vec<InlineFile>,
+    },
     /// A directory tree on the building host, copied with canonical metadata.
-    Tree { path: PathBuf },
+    Tree {
+        /// The tree's root directory on the building host.
+        path: PathBuf,
+    },
 }
 
 impl Default for PackageSource {
@@ -35,8 +41,11 @@ impl Default for PackageSource {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct InlineFile {
+    /// Path inside the package, relative (`share/fruix/welcome`).
     pub path: String,
+    /// The file's contents, written as UTF-8.
     pub contents: String,
+    /// Whether the file gets mode 0555 instead of 0444.
     pub executable: bool,
 }
 

@@ -19,25 +19,39 @@ const UNITS: &[(&str, u64)] = &[
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseSizeError {
     #[error("size is empty")]
+    /// The string is empty or only white space.
     Empty,
     #[error("size `{0}` does not start with a number")]
+    /// The string does not start with a digit.
     NoNumber(String),
     #[error("unknown size unit `{unit}` in `{text}`; use B, KiB, MiB, GiB or TiB")]
-    UnknownUnit { text: String, unit: String },
+    /// The unit after the number is not one of B, K/KiB/KB, M/MiB/MB, G/GiB/GB, T/TiB/TB
+    /// (all binary).
+    UnknownUnit {
+        /// The whole size string.
+        text: String,
+        /// The unit found.
+        unit: String,
+    },
     #[error("size `{0}` does not fit in 64 bits")]
+    /// The number times its unit exceeds `u64::MAX` bytes.
     Overflow(String),
 }
 
 impl ByteSize {
+    /// The size in bytes.
     pub const fn bytes(self) -> u64 {
         self.0
     }
+    /// `n` KiB (`n * 1024` bytes).
     pub const fn kib(n: u64) -> Self {
         ByteSize(n << 10)
     }
+    /// `n` MiB.
     pub const fn mib(n: u64) -> Self {
         ByteSize(n << 20)
     }
+    /// `n` GiB.
     pub const fn gib(n: u64) -> Self {
         ByteSize(n << 30)
     }

@@ -10,7 +10,7 @@ mod accounts;
 mod boot;
 mod fs;
 mod image;
-pub mod names;
+pub(crate) mod names;
 mod path;
 mod services;
 mod settings;
@@ -29,57 +29,102 @@ use std::fmt;
 #[non_exhaustive]
 pub enum Rule {
     // Declaration shape (reported by the macro; JSON gets serde's errors).
+    /// A field name the declaration's struct does not have (macro only).
     UnknownField,
+    /// A field written twice in one struct (macro only).
     DuplicateField,
+    /// A required field (`host_name`, `base`, a user's `name`...) is not written (macro only).
     MissingField,
+    /// A value of the wrong shape for its field, e.g. a mount option list written as one string.
     InvalidValue,
     // Names and accounts.
+    /// The host name is not an RFC 1123 name.
     HostName,
+    /// A user name FreeBSD would refuse (`pw`'s rules).
     UserName,
+    /// Two users share a name.
     DuplicateUserName,
+    /// Two users share a uid.
     DuplicateUid,
+    /// A uid or gid is one of FreeBSD's system accounts', under another name.
     SystemIdClash,
+    /// A group name FreeBSD would refuse.
     GroupName,
+    /// Two groups share a name.
     DuplicateGroupName,
+    /// Two groups share a gid.
     DuplicateGid,
+    /// A user's group (primary or supplementary) is neither declared nor a system group.
     UndeclaredGroup,
+    /// A path that must be absolute (home, shell, log file) is not.
     NotAbsolutePath,
+    /// An ssh public key that does not parse, or whose type and key data disagree.
     SshKey,
+    /// A password that is not a crypt(3) hash, `*` or empty: it would be stored in clear.
     ClearTextPassword,
     // Services.
+    /// Two services share a name.
     DuplicateService,
+    /// A service name Shepherd cannot use.
     ServiceName,
+    /// A service has no start command, or its program path is not absolute.
     StartCommand,
+    /// A service requires a service that is not declared.
     UndeclaredRequirement,
+    /// Services require each other in a cycle, so none could start.
     RequirementCycle,
+    /// A service runs as a user that is not declared.
     UnknownServiceUser,
     // File systems.
+    /// A mount point that is not an absolute, normalized path.
     MountPoint,
+    /// Two file systems are mounted on the same point.
     DuplicateMountPoint,
+    /// No file system is mounted on `/`.
     NoRootFileSystem,
+    /// The root file system is not `ufs` or has no device.
     RootFileSystem,
+    /// A pseudo file system (tmpfs, devfs, ...) has a non-zero fsck pass.
     PseudoFsckPass,
+    /// A `/dev/gpt/` device names a label the image does not create.
     UnknownGptLabel,
+    /// A file system or swap entry's device is missing or not usable for its kind.
     Device,
     // rc.conf, sysctl.conf, loader.conf.
+    /// An rc.conf, sysctl, loader.conf or environment key that is empty or malformed.
     SettingKey,
+    /// A setting value that the file's syntax cannot hold (quotes, newlines...).
     SettingValue,
     // Loader and kernel.
+    /// A loader serial speed that is not a standard baud rate.
     SerialSpeed,
+    /// An autoboot delay below `-1`.
     AutobootDelay,
+    /// An empty or malformed kernel configuration or module name.
     KernelName,
     // Image layout.
+    /// An image size too small for the contents, or not whole sectors.
     ImageSize,
+    /// An ESP size below its FAT type's minimum, or not whole sectors.
     EspSize,
+    /// A GPT partition label that is empty, too long, or has characters `/dev/gpt/` cannot name.
     GptLabel,
+    /// Two image partitions share a GPT label.
     DuplicateGptLabel,
     // Everything else.
+    /// A time zone that is not in the tzdata the build knows.
     TimeZone,
+    /// A locale that is not a locale name (`C.UTF-8`).
     Locale,
+    /// A hosts entry whose address is not an IPv4 or IPv6 address, or without valid names.
     HostAddress,
+    /// Two packages share a name.
     DuplicatePackage,
+    /// An empty or malformed package name (it becomes part of a store path).
     PackageName,
+    /// A base release that is not a FreeBSD release label (`15.0-RELEASE`).
     ReleaseLabel,
+    /// An architecture images cannot be built for yet (`aarch64`).
     UnsupportedArch,
 }
 
@@ -101,6 +146,7 @@ impl Rule {
 /// One broken rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
+    /// Which rule is broken.
     pub rule: Rule,
     /// The value the violation is about (where the macro points its error).
     pub path: FieldPath,
@@ -110,13 +156,6 @@ pub struct Violation {
     pub help: Option<String>,
     /// Other values the verdict depends on besides `path`.
     pub depends_on: Vec<FieldPath>,
-}
-
-impl Violation {
-    /// Whether every value this verdict depends on is known (none is `opaque`).
-    pub fn is_decidable(&self, opaque: &[FieldPath]) -> bool {
-        self.path.is_known(opaque) && self.depends_on.iter().all(|p| p.is_known(opaque))
-    }
 }
 
 impl fmt::Display for Violation {
@@ -179,8 +218,9 @@ impl Violation {
     }
 }
 
-/// Checks every rule; returns all violations, in spec order.
-pub fn validate(os: &OperatingSystem) -> Vec<Violation> {
+/// Checks every rule; returns all violations, in spec order. Users call
+/// [`OperatingSystem::validate`]; the macro reaches this through `__private`.
+pub(crate) fn validate(os: &OperatingSystem) -> Vec<Violation> {
     let mut report = Report::default();
     let root = FieldPath::root();
     syntax::check_top_level(os, &root, &mut report);

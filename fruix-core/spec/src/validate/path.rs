@@ -25,7 +25,7 @@ pub enum Seg {
 
 /// A path from the root of an [`crate::OperatingSystem`] to one value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct FieldPath(pub Vec<Seg>);
+pub struct FieldPath(Vec<Seg>);
 
 impl FieldPath {
     /// The whole spec.
@@ -37,21 +37,27 @@ impl FieldPath {
         segs.push(seg);
         FieldPath(segs)
     }
+    /// This path followed by struct field `name`.
     pub fn field(&self, name: &str) -> Self {
         self.with(Seg::Field(name.to_owned()))
     }
+    /// This path followed by list element `i`.
     pub fn index(&self, i: usize) -> Self {
         self.with(Seg::Index(i))
     }
+    /// This path followed by map entry `key`.
     pub fn key(&self, key: &str) -> Self {
         self.with(Seg::Key(key.to_owned()))
     }
+    /// This path followed by "every element" (in dependencies: a rule that looks at all of them).
     pub fn all(&self) -> Self {
         self.with(Seg::All)
     }
+    /// This path followed by "the elements a spread added" (macro only: marks them opaque).
     pub fn rest(&self) -> Self {
         self.with(Seg::Rest)
     }
+    /// The steps from the root, outermost first.
     pub fn segments(&self) -> &[Seg] {
         &self.0
     }
