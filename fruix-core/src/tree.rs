@@ -13,7 +13,9 @@ use std::sync::Arc;
 /// Metadata of one inode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Meta {
+    /// Owner user id.
     pub uid: u32,
+    /// Owner group id.
     pub gid: u32,
     /// Permission bits including setuid (0o4000), setgid (0o2000) and sticky (0o1000);
     /// the file type comes from the [`NodeKind`].
@@ -43,16 +45,23 @@ pub enum Content {
     /// Bytes held in memory.
     Bytes(Arc<[u8]>),
     /// A file on the building host, `len` bytes long (checked again when it is read).
-    Host { path: PathBuf, len: u64 },
+    Host {
+        /// Path of the file on the host.
+        path: PathBuf,
+        /// Its length when the tree was made, in bytes.
+        len: u64,
+    },
 }
 
 impl Content {
+    /// Length in bytes.
     pub fn len(&self) -> u64 {
         match self {
             Content::Bytes(bytes) => bytes.len() as u64,
             Content::Host { len, .. } => *len,
         }
     }
+    /// Whether the content is zero bytes long.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -84,20 +93,28 @@ impl From<&str> for Content {
 /// What a directory entry is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeKind {
+    /// A regular file.
     File(Content),
+    /// A directory.
     Dir(Dir),
     /// Target bytes, as readlink(2) returns them.
     Symlink(Vec<u8>),
     /// Another name for the regular file at this path (from the tree's root, no leading
     /// `/`): one inode, several links. The target comes earlier in [`FileTree::walk`] order.
     HardLink(Vec<u8>),
+    /// A character device.
     CharDevice {
+        /// Device number (`st_rdev`).
         rdev: u64,
     },
+    /// A block device.
     BlockDevice {
+        /// Device number (`st_rdev`).
         rdev: u64,
     },
+    /// A named pipe.
     Fifo,
+    /// A local-domain socket.
     Socket,
 }
 
@@ -105,20 +122,25 @@ pub enum NodeKind {
 /// own; their `meta` is ignored.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
+    /// Owner, mode and times.
     pub meta: Meta,
+    /// What the entry is.
     pub kind: NodeKind,
 }
 
 /// A directory: entries by name (bytes, sorted, no `/` or NUL, at most 255 bytes).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Dir {
+    /// The entries, keyed by name.
     pub entries: BTreeMap<Vec<u8>, Node>,
 }
 
 /// A whole tree: the root directory's metadata and contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileTree {
+    /// Owner, mode and times of the root directory.
     pub root_meta: Meta,
+    /// The root directory's entries.
     pub root: Dir,
 }
 
@@ -126,11 +148,23 @@ pub struct FileTree {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TreeError {
     #[error("`{path}`: name component is empty, `.`, `..`, longer than 255 bytes, or holds NUL")]
-    BadName { path: String },
+    /// A path component is empty, `.`, `..`, longer than 255 bytes or holds NUL.
+    BadName {
+        /// The path added.
+        path: String,
+    },
     #[error("`{path}`: a parent is not a directory")]
-    NotADirectory { path: String },
+    /// A component before the last one exists and is not a directory.
+    NotADirectory {
+        /// The path added.
+        path: String,
+    },
     #[error("`{path}` already exists")]
-    Exists { path: String },
+    /// Something already exists at the path.
+    Exists {
+        /// The path added.
+        path: String,
+    },
 }
 
 fn show(path: &[u8]) -> String {
@@ -151,6 +185,7 @@ fn components(path: &[u8]) -> Result<Vec<&[u8]>, TreeError> {
 }
 
 impl FileTree {
+    /// An empty tree whose root directory has `root_meta`.
     pub fn new(root_meta: Meta) -> FileTree {
         FileTree {
             root_meta,

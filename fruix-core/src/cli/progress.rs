@@ -31,6 +31,7 @@ fn label(stage: Stage) -> &'static str {
 }
 
 impl Progress {
+    /// Progress on stderr: bars on a terminal, lines otherwise, nothing when `quiet`.
     pub fn new(quiet: bool) -> Progress {
         let mode = if quiet {
             Mode::Quiet
@@ -54,6 +55,7 @@ impl Progress {
         }
     }
 
+    /// Reports that the build reached `stage`.
     pub fn stage(&mut self, stage: Stage) {
         let same_kind = matches!(
             (self.last, stage),

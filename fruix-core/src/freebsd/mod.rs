@@ -5,14 +5,14 @@
 //! `freebsd-bootloader-<release>` (`boot/` of `base.txz`: `loader.efi`, lua scripts,
 //! defaults) and `freebsd-kernel-<release>` (`kernel.txz`: `boot/kernel`). They come from
 //! release distribution sets ([`dist`]) or from a generated sample base ([`sample`]); both
-//! go through the same [`slices::Slicer`], so they are treated alike downstream.
+//! go through the same slicer (which checks and routes every entry), so they are treated alike downstream.
 
 pub mod dist;
 pub mod sample;
-pub mod slices;
+mod slices;
 
 pub use fruix_spec::freebsd::*;
-pub use slices::{BaseError, BaseItems};
+pub use slices::{BaseError, BaseItems, Provenance};
 
 use crate::store::Store;
 use crate::{BaseSource, FreeBsdBase};

@@ -11,13 +11,21 @@ use std::io::{Cursor, Write};
 #[derive(Debug, thiserror::Error)]
 pub enum EspError {
     #[error("the boot loader ({loader} bytes) does not fit in the ESP ({size} bytes)")]
-    LoaderTooLarge { loader: u64, size: u64 },
+    /// The loader is larger than the ESP can hold.
+    LoaderTooLarge {
+        /// Loader size in bytes.
+        loader: u64,
+        /// ESP size in bytes.
+        size: u64,
+    },
     #[error("formatting the ESP: {0}")]
+    /// The FAT formatter refused the volume or a write; the text is its error.
     Fat(String),
 }
 
 /// A finished ESP image.
 pub struct EspImage {
+    /// The whole ESP volume, ready to be placed at the partition's offset.
     pub bytes: Vec<u8>,
 }
 

@@ -25,12 +25,16 @@ pub const TYPE_FREEBSD_SWAP: &str = "516E7CB5-6ECF-11D6-8FF8-00022D09712B";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PartitionKind {
+    /// The EFI system partition (FAT), holding `EFI/BOOT/BOOTX64.EFI`.
     Esp,
+    /// The UFS2 root file system.
     FreebsdUfs,
+    /// Swap.
     FreebsdSwap,
 }
 
 impl PartitionKind {
+    /// The GPT partition type GUID, uppercase text.
     pub fn type_guid(self) -> &'static str {
         match self {
             PartitionKind::Esp => TYPE_ESP,
@@ -53,19 +57,27 @@ impl PartitionKind {
 pub struct PartitionSpec {
     /// GPT entry number (1-based).
     pub number: u32,
+    /// What the partition holds.
     pub kind: PartitionKind,
+    /// GPT partition type GUID, uppercase text.
     pub type_guid: String,
+    /// GPT partition label (`/dev/gpt/<label>` on FreeBSD).
     pub label: String,
+    /// Unique partition GUID, derived from the build's seed, not random, so
+    /// images are reproducible.
     pub guid: String,
+    /// First sector.
     pub first_lba: u64,
     /// Inclusive, as GPT stores it.
     pub last_lba: u64,
 }
 
 impl PartitionSpec {
+    /// Byte offset of the partition in the disk image.
     pub fn offset(&self) -> u64 {
         self.first_lba * SECTOR
     }
+    /// Size in bytes.
     pub fn size(&self) -> u64 {
         (self.last_lba + 1 - self.first_lba) * SECTOR
     }
@@ -74,21 +86,30 @@ impl PartitionSpec {
 /// The whole image, as data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageSpec {
+    /// Host name of the system in the image.
     pub host_name: String,
+    /// Disk image size in bytes, a whole number of sectors.
     pub disk_size: u64,
+    /// Sector size in bytes (512).
     pub sector_size: u64,
+    /// Disk GUID, derived from the build's seed, not random, so
+    /// images are reproducible.
     pub disk_guid: String,
     /// In GPT entry order: ESP (1), root (2), swap (3). On disk, swap sits between the ESP
     /// and the root, so the root is last and can grow (growfs).
     pub partitions: Vec<PartitionSpec>,
+    /// FAT type of the ESP.
     pub esp_fat: FatType,
+    /// FAT volume serial number of the ESP.
     pub esp_volume_id: u32,
+    /// GPT label of the root partition.
     pub root_label: String,
     /// Bytes of the root UFS2 file system (its partition may be a few sectors longer).
     pub root_fs_size: u64,
 }
 
 impl ImageSpec {
+    /// The partition of kind `kind`, if the image has one.
     pub fn partition(&self, kind: PartitionKind) -> Option<&PartitionSpec> {
         self.partitions.iter().find(|p| p.kind == kind)
     }
@@ -98,15 +119,23 @@ impl ImageSpec {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LayoutError {
     #[error("image size {given} bytes is too small: the ESP ({esp} bytes){swap}, the root file system ({root} bytes) and the partition table need {needed} bytes; declare at least `{needed_mib}MiB` or `size: auto`")]
+    /// The declared image size cannot hold the partitions and the GPT.
     TooSmall {
+        /// The declared size in bytes.
         given: u64,
+        /// Bytes the partitions and tables need.
         needed: u64,
+        /// `needed`, rounded up to whole MiB.
         needed_mib: u64,
+        /// ESP size in bytes.
         esp: u64,
+        /// Root file-system size in bytes.
         root: u64,
+        /// The swap partition's part of the message (empty without swap).
         swap: String,
     },
     #[error("a root file system of {0} bytes cannot be the image's root: it must be a non-zero number of whole MiB that fits the declared image size")]
+    /// The root size (the argument, in bytes) is zero, not whole MiB, or does not fit.
     RootSize(u64),
 }
 

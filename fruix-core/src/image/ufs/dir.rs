@@ -16,8 +16,11 @@ pub const fn dirsiz(namlen: usize) -> usize {
 /// One entry to encode.
 #[derive(Debug, Clone, Copy)]
 pub struct EntryIn<'a> {
+    /// Entry name (no `/` or NUL, 1 to 255 bytes).
     pub name: &'a [u8],
+    /// Inode number the entry names.
     pub ino: u32,
+    /// `d_type` of the target (`DT_DIR`, `DT_REG`, ...).
     pub dtype: u8,
 }
 
@@ -70,8 +73,11 @@ pub fn encode<'a>(
 pub struct RawEntry {
     /// Byte offset of the entry inside the directory.
     pub offset: u64,
+    /// Inode number the entry names.
     pub ino: u32,
+    /// `d_type` the entry records.
     pub dtype: u8,
+    /// Entry name, raw bytes.
     pub name: Vec<u8>,
 }
 
@@ -79,16 +85,27 @@ pub struct RawEntry {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum EntryFault {
     #[error("record length {0} is below 8, not a multiple of 4, or crosses a 512-byte chunk")]
+    /// Record length (the argument) below 8, not a multiple of 4, or crossing a 512-byte chunk.
     BadReclen(u16),
     #[error("name of {namlen} bytes does not fit its record length {reclen}")]
-    NameOverflows { namlen: u8, reclen: u16 },
+    /// The name length does not fit in the record.
+    NameOverflows {
+        /// The name length the entry claims.
+        namlen: u8,
+        /// The record length it has.
+        reclen: u16,
+    },
     #[error("empty name")]
+    /// A live entry with a zero-length name.
     EmptyName,
     #[error("name holds `/` or NUL")]
+    /// The name holds `/` or NUL.
     BadNameByte,
     #[error("name is not NUL-terminated")]
+    /// No NUL after the name.
     Unterminated,
     #[error("directory size is not a multiple of 512")]
+    /// The directory's size is not a whole number of 512-byte chunks.
     PartialChunk,
 }
 

@@ -19,16 +19,22 @@ pub const DINODE_SIZE: usize = 256;
 /// Size of `struct csum`.
 pub const CSUM_SIZE: u64 = 16;
 
+/// `fs_magic` of a UFS2 superblock.
 pub const FS_UFS2_MAGIC: i32 = 0x1954_0119;
+/// `cg_magic` of a cylinder-group header.
 pub const CG_MAGIC: i32 = 0x0009_0255;
 
+/// Inode number of the root directory.
 pub const ROOTINO: u32 = 2;
+/// Direct block pointers in an inode (`di_db`).
 pub const NDADDR: usize = 12;
+/// Indirect block pointers in an inode (`di_ib`): single, double, triple.
 pub const NIADDR: usize = 3;
 /// Symlinks shorter than this live inside the inode (`(NDADDR + NIADDR) * 8`).
 pub const MAXSYMLINKLEN: u64 = 120;
 /// Directory entries never cross a chunk of this size.
 pub const DIRBLKSIZ: u64 = 512;
+/// Longest name of a directory entry, in bytes.
 pub const MAXNAMLEN: usize = 255;
 /// Longest cluster counted in the cluster summaries.
 pub const FS_MAXCONTIG: u32 = 16;
@@ -42,26 +48,43 @@ pub const MAXPHYS: u32 = 1 << 20;
 pub const FSRECOVERY_OFFSET: u64 = SBLOCK_UFS2 - 20;
 
 // fs_flags and fs_metackhash bits.
+/// `fs_flags`: not cleanly unmounted.
 pub const FS_UNCLEAN: i32 = 0x01;
+/// `fs_flags`: soft updates on.
 pub const FS_DOSOFTDEP: i32 = 0x02;
+/// `fs_flags`: fsck must run before mounting.
 pub const FS_NEEDSFSCK: i32 = 0x04;
+/// `fs_flags`: soft-updates journaling on.
 pub const FS_SUJ: i32 = 0x08;
+/// `fs_flags`: `fs_metackhash` says which metadata carries check-hashes.
 pub const FS_METACKHASH: i32 = 0x200;
 /// fs_old_flags: "fs_flags and fs_sblockloc are valid"; readers rewrite both without it.
 pub const FS_FLAGS_UPDATED: u8 = 0x80;
+/// `fs_metackhash`: the superblock has a check-hash.
 pub const CK_SUPERBLOCK: u32 = 0x01;
+/// `fs_metackhash`: cylinder groups have check-hashes.
 pub const CK_CYLGRP: u32 = 0x02;
+/// `fs_metackhash`: inodes have check-hashes.
 pub const CK_INODE: u32 = 0x04;
+/// Every check-hash kind this code writes and verifies.
 pub const CK_SUPPORTED: u32 = CK_SUPERBLOCK | CK_CYLGRP | CK_INODE;
 
 // Inode modes.
+/// Mask of the file-type bits of an inode mode.
 pub const IFMT: u16 = 0o170000;
+/// Mode type: named pipe.
 pub const IFIFO: u16 = 0o010000;
+/// Mode type: character device.
 pub const IFCHR: u16 = 0o020000;
+/// Mode type: directory.
 pub const IFDIR: u16 = 0o040000;
+/// Mode type: block device.
 pub const IFBLK: u16 = 0o060000;
+/// Mode type: regular file.
 pub const IFREG: u16 = 0o100000;
+/// Mode type: symbolic link.
 pub const IFLNK: u16 = 0o120000;
+/// Mode type: socket.
 pub const IFSOCK: u16 = 0o140000;
 
 /// Directory entry type (`d_type`) of an inode mode: `mode >> 12`, as `IFTODT`.
@@ -71,6 +94,7 @@ pub const fn iftodt(mode: u16) -> u8 {
 
 /// A fixed-size little-endian value inside a record.
 pub trait Field: Sized + std::fmt::Debug + PartialEq {
+    /// Bytes the value takes on disk.
     const SIZE: usize;
     /// Reads the value at `off`; bytes outside `b` read as zero, so a short buffer never
     /// panics (callers size their buffers; this is the last line of defence).
@@ -129,16 +153,24 @@ impl<T: Field + Copy + Default, const N: usize> Field for [T; N] {
 /// One field that differs between two records: name, then the two values shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldDiff {
+    /// The field's name in the record.
     pub field: &'static str,
+    /// Its value in the first record, as `Debug` shows it.
     pub left: String,
+    /// Its value in the second record.
     pub right: String,
 }
 
 macro_rules! record {
-    ($(#[$m:meta])* pub struct $name:ident ($size:expr) { $( $(#[$fm:meta])* $f:ident : $t:ty = $off:expr ),* $(,)? }) => {
+    ($(#[$m:meta])* pub struct $name:ident ($size:expr, $prefix:literal) { $( $(#[$fm:meta])* $f:ident : $t:ty = $off:expr ),* $(,)? }) => {
         $(#[$m])*
         #[derive(Debug, Clone, PartialEq, Eq)]
-        pub struct $name { $( $(#[$fm])* pub $f: $t ),* }
+        pub struct $name { $(
+            $(#[$fm])*
+            #[doc = ""]
+            #[doc = concat!("FreeBSD's `", $prefix, stringify!($f), "`, at byte ", stringify!($off), ".")]
+            pub $f: $t
+        ),* }
 
         impl Default for $name {
             /// All zeros.
@@ -184,7 +216,7 @@ macro_rules! record {
 
 record! {
     /// `struct fs` (UFS2 fields; UFS1-only fields are kept as `old_*` and stay zero).
-    pub struct Superblock (SB_STRUCT_SIZE) {
+    pub struct Superblock (SB_STRUCT_SIZE, "fs_") {
         firstfield: i32 = 0,
         unused_1: i32 = 4,
         sblkno: i32 = 8,
@@ -284,13 +316,15 @@ record! {
     }
 }
 
-/// Byte offsets of superblock fields that differ between the primary and its backups.
+/// Byte offset of `fs_sblockactualloc`, which differs between the primary and its backups.
 pub const SB_ACTUALLOC_OFFSET: usize = 992;
+/// Byte offset of `fs_ckhash`, which differs between copies too (the hash is computed
+/// with it zeroed).
 pub const SB_CKHASH_OFFSET: usize = 1304;
 
 record! {
     /// `struct cg`, the header of a cylinder group block (its maps follow at the offsets it names).
-    pub struct CgHeader (CG_STRUCT_SIZE) {
+    pub struct CgHeader (CG_STRUCT_SIZE, "cg_") {
         firstfield: i32 = 0,
         magic: i32 = 4,
         old_time: i32 = 8,
@@ -322,11 +356,12 @@ record! {
     }
 }
 
+/// Byte offset of `cg_ckhash` (the hash is computed with this field zeroed).
 pub const CG_CKHASH_OFFSET: usize = 132;
 
 record! {
     /// `struct ufs2_dinode`. Inline symlink targets overlay `db` and `ib` (bytes 112..232).
-    pub struct Dinode (DINODE_SIZE) {
+    pub struct Dinode (DINODE_SIZE, "di_") {
         mode: u16 = 0,
         nlink: i16 = 2,
         uid: u32 = 4,
@@ -360,6 +395,7 @@ record! {
 
 /// Where inline symlink bytes live inside an inode.
 pub const DINODE_SHORTLINK: std::ops::Range<usize> = 112..232;
+/// Byte offset of `di_ckhash` (the hash is computed with this field zeroed).
 pub const DINODE_CKHASH_OFFSET: usize = 244;
 
 #[cfg(test)]

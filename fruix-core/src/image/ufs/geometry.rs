@@ -40,14 +40,29 @@ impl Default for Params {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GeometryError {
     #[error("block size {bsize} and fragment size {fsize}: need powers of two, 4096 <= block <= 65536, block/8 <= fragment <= block, fragment >= 512")]
-    BadSizes { bsize: u32, fsize: u32 },
+    /// Block and fragment sizes newfs would refuse.
+    BadSizes {
+        /// Block size asked for, in bytes.
+        bsize: u32,
+        /// Fragment size asked for, in bytes.
+        fsize: u32,
+    },
     #[error("bytes per inode {0} is below the fragment size")]
+    /// Bytes per inode (the argument) below the fragment size.
     BadDensity(u32),
     #[error("minfree {0}% is above 99%")]
+    /// A minfree percentage (the argument) above 99.
     BadMinfree(u32),
     #[error("{given} bytes is smaller than the smallest UFS2 file system ({needed} bytes)")]
-    TooSmall { needed: u64, given: u64 },
+    /// The size is below the smallest UFS2 file system these parameters allow.
+    TooSmall {
+        /// The smallest size, in bytes.
+        needed: u64,
+        /// The size asked for, in bytes.
+        given: u64,
+    },
     #[error("{0} bytes holds more than 2^32 inodes")]
+    /// The size (in bytes) would need more inodes than a 32-bit inode number can name.
     TooLarge(u64),
 }
 
@@ -55,29 +70,43 @@ pub enum GeometryError {
 /// otherwise.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Geometry {
+    /// Block size in bytes (`fs_bsize`).
     pub bsize: u64,
+    /// Fragment size in bytes (`fs_fsize`).
     pub fsize: u64,
+    /// Fragments per block (`fs_frag`).
     pub frag: u64,
+    /// log2 of the block size (`fs_bshift`).
     pub bshift: u32,
+    /// log2 of the fragment size (`fs_fshift`).
     pub fshift: u32,
+    /// log2 of fragments per block (`fs_fragshift`).
     pub fragshift: u32,
     /// File-system size in fragments (a whole number of blocks).
     pub size: u64,
+    /// Number of cylinder groups (`fs_ncg`).
     pub ncg: u64,
     /// Fragments per cylinder group.
     pub fpg: u64,
     /// Inodes per cylinder group.
     pub ipg: u64,
+    /// Offset of the superblock copy in each group, in fragments (`fs_sblkno`).
     pub sblkno: u64,
+    /// Offset of each group's header, in fragments (`fs_cblkno`).
     pub cblkno: u64,
+    /// Offset of each group's inode table, in fragments (`fs_iblkno`).
     pub iblkno: u64,
+    /// Offset of each group's first data fragment (`fs_dblkno`).
     pub dblkno: u64,
     /// Bytes of a cylinder group header with its maps, rounded to fragments.
     pub cgsize: u64,
     /// Bytes of the cylinder-group summary array, rounded to fragments.
     pub cssize: u64,
+    /// Largest run of blocks allocated together (`fs_maxcontig`).
     pub maxcontig: u64,
+    /// Largest cluster size the cluster summary counts (`fs_contigsumsize`).
     pub contigsumsize: u64,
+    /// Percent of data space kept free for root (`fs_minfree`).
     pub minfree: u64,
     /// Bytes per inode after newfs's adjustments.
     pub density: u64,
@@ -332,9 +361,11 @@ impl Geometry {
         })
     }
 
+    /// Inodes per block (`INOPB`).
     pub fn inopb(&self) -> u64 {
         self.bsize / DINODE_SIZE as u64
     }
+    /// Inodes per fragment (`INOPF`).
     pub fn inopf(&self) -> u64 {
         self.inopb() / self.frag
     }
@@ -346,6 +377,7 @@ impl Geometry {
     pub fn inodes(&self) -> u64 {
         self.ncg * self.ipg
     }
+    /// First fragment of group `c` (`cgbase`).
     pub fn cgbase(&self, c: u64) -> u64 {
         c * self.fpg
     }
@@ -357,9 +389,11 @@ impl Geometry {
     pub fn cgtod(&self, c: u64) -> u64 {
         self.cgbase(c) + self.cblkno
     }
+    /// Fragment address of group `c`'s inode table (`cgimin`).
     pub fn cgimin(&self, c: u64) -> u64 {
         self.cgbase(c) + self.iblkno
     }
+    /// Fragment address of group `c`'s first data fragment (`cgdmin`).
     pub fn cgdmin(&self, c: u64) -> u64 {
         self.cgbase(c) + self.dblkno
     }
@@ -371,6 +405,7 @@ impl Geometry {
     pub fn csfrags(&self) -> u64 {
         howmany(self.cssize, self.fsize)
     }
+    /// Fragment address of the summary array (`fs_csaddr`): group 0's first data fragment.
     pub fn csaddr(&self) -> u64 {
         self.cgdmin(0)
     }
@@ -424,10 +459,15 @@ impl Geometry {
 /// Where a cylinder group's maps start, in bytes from the header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CgOffsets {
+    /// Offset of the inode-used bitmap (`cg_iusedoff`).
     pub iusedoff: u64,
+    /// Offset of the free-fragment bitmap (`cg_freeoff`).
     pub freeoff: u64,
+    /// Offset of the cluster-size summary counts (`cg_clustersumoff`).
     pub clustersumoff: u64,
+    /// Offset of the free-cluster bitmap (`cg_clusteroff`).
     pub clusteroff: u64,
+    /// Offset of the end of the maps (`cg_nextfreeoff`): the header's used size.
     pub nextfreeoff: u64,
 }
 

@@ -46,28 +46,56 @@ impl Default for UfsOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     #[error("`{path}`: bad name (empty, `.`, `..`, longer than 255 bytes, or holds `/` or NUL)")]
-    BadName { path: String },
-    #[error("hard link `{path}` -> `{target}`: {reason}")]
-    HardLink {
+    /// A path component is not a name UFS can store.
+    BadName {
+        /// The tree path at fault.
         path: String,
+    },
+    #[error("hard link `{path}` -> `{target}`: {reason}")]
+    /// A hard link whose target is missing, not a file, or itself a link.
+    HardLink {
+        /// The link's path.
+        path: String,
+        /// The path it names.
         target: String,
+        /// Why the link cannot be made.
         reason: &'static str,
     },
     #[error("`{path}`: more than 32767 links")]
-    TooManyLinks { path: String },
+    /// A file has more names than a UFS2 link count holds (32767).
+    TooManyLinks {
+        /// The file's path.
+        path: String,
+    },
     #[error("`{path}`: {size} bytes is larger than the largest UFS2 file ({max} bytes)")]
-    FileTooLarge { path: String, size: u64, max: u64 },
+    /// A file is larger than UFS2 can address with this block size.
+    FileTooLarge {
+        /// The file's path.
+        path: String,
+        /// Its size in bytes.
+        size: u64,
+        /// The largest file, in bytes, this geometry can hold.
+        max: u64,
+    },
     #[error("label `{0}`: at most 31 bytes of letters, digits, `.`, `_` and `-`")]
+    /// The volume label is too long or has characters `/dev/ufs/` cannot name.
     BadLabel(String),
     #[error("the tree needs {needed} bytes but the file system is {given} bytes")]
-    TooSmall { needed: u64, given: u64 },
+    /// The requested size cannot hold the tree (`needed` is the smallest that can, in bytes).
+    TooSmall {
+        /// Bytes the tree needs.
+        needed: u64,
+        /// Bytes requested.
+        given: u64,
+    },
     #[error(transparent)]
+    /// No geometry exists for the size and parameters.
     Geometry(#[from] GeometryError),
 }
 
 /// What an inode is, borrowed from the tree.
 #[derive(Debug, Clone, Copy)]
-pub enum Kind<'t> {
+pub(crate) enum Kind<'t> {
     Dir(&'t Dir),
     File(&'t Content),
     Symlink(&'t [u8]),
@@ -78,7 +106,7 @@ pub enum Kind<'t> {
 }
 
 impl Kind<'_> {
-    pub fn ifmt(&self) -> u16 {
+    pub(crate) fn ifmt(&self) -> u16 {
         match self {
             Kind::Dir(_) => IFDIR,
             Kind::File(_) => IFREG,
@@ -93,28 +121,28 @@ impl Kind<'_> {
 
 /// One inode of the layout.
 #[derive(Debug, Clone)]
-pub struct InodePlan<'t> {
-    pub kind: Kind<'t>,
-    pub meta: Meta,
-    pub nlink: u32,
+pub(crate) struct InodePlan<'t> {
+    pub(crate) kind: Kind<'t>,
+    pub(crate) meta: Meta,
+    pub(crate) nlink: u32,
     /// Parent directory's inode (directories only; the root's is itself).
-    pub parent: u32,
+    pub(crate) parent: u32,
     /// Entry inode numbers, in the directory's name order (directories only).
-    pub children: Vec<u32>,
-    pub size: u64,
+    pub(crate) children: Vec<u32>,
+    pub(crate) size: u64,
     /// Full data blocks, in file order.
-    pub data: Vec<Extent>,
+    pub(crate) data: Vec<Extent>,
     /// The fragment run holding the last partial block (files under 12 blocks).
-    pub tail: Option<(u64, u64)>,
+    pub(crate) tail: Option<(u64, u64)>,
     /// Indirect blocks, in the order the writer fills them (children before parents).
-    pub indirect: Vec<Extent>,
+    pub(crate) indirect: Vec<Extent>,
     /// Allocated space in 512-byte units.
-    pub blocks512: u64,
+    pub(crate) blocks512: u64,
 }
 
 impl InodePlan<'_> {
     /// Whether the inode keeps its data inside itself (short symlinks).
-    pub fn is_inline(&self) -> bool {
+    pub(crate) fn is_inline(&self) -> bool {
         matches!(self.kind, Kind::Symlink(_)) && self.size < MAXSYMLINKLEN
     }
 }
@@ -122,13 +150,14 @@ impl InodePlan<'_> {
 /// The complete layout of one UFS2 file system.
 #[derive(Debug, Clone)]
 pub struct UfsLayout<'t> {
+    /// The file system's geometry.
     pub geometry: Geometry,
     /// Inode plans; index `i` is inode `i + 2`.
-    pub inodes: Vec<InodePlan<'t>>,
-    pub volname: [u8; 32],
-    pub time: i64,
-    pub id: [i32; 2],
-    pub check_hashes: bool,
+    pub(crate) inodes: Vec<InodePlan<'t>>,
+    pub(crate) volname: [u8; 32],
+    pub(crate) time: i64,
+    pub(crate) id: [i32; 2],
+    pub(crate) check_hashes: bool,
     /// Bytes the target range spans (the requested size, or the computed minimum).
     pub size_bytes: u64,
 }
@@ -187,12 +216,12 @@ impl<'t> UfsLayout<'t> {
     }
 
     /// The plan of inode `ino`.
-    pub fn inode(&self, ino: u32) -> Option<&InodePlan<'t>> {
+    pub(crate) fn inode(&self, ino: u32) -> Option<&InodePlan<'t>> {
         self.inodes.get(ino.checked_sub(ROOTINO)? as usize)
     }
 
     /// The generation number of inode `ino`: fixed per file system, never zero.
-    pub fn generation(&self, ino: u32) -> u32 {
+    pub(crate) fn generation(&self, ino: u32) -> u32 {
         let mut x =
             (u64::from(self.id[0] as u32) << 32 | u64::from(self.id[1] as u32)) ^ u64::from(ino);
         x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -381,11 +410,11 @@ fn demands(plans: &[InodePlan<'_>], p: &Params) -> Result<Vec<Demand>, PlanError
 }
 
 /// One inode's allocation.
-pub struct Allocation {
-    pub data: Vec<Extent>,
-    pub tail: Option<(u64, u64)>,
-    pub indirect: Vec<Extent>,
-    pub frags: u64,
+pub(crate) struct Allocation {
+    pub(crate) data: Vec<Extent>,
+    pub(crate) tail: Option<(u64, u64)>,
+    pub(crate) indirect: Vec<Extent>,
+    pub(crate) frags: u64,
 }
 
 /// Allocates every demand in inode order on `g`; `sink` receives each allocation.

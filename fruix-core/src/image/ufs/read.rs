@@ -12,36 +12,56 @@ use super::geometry::Geometry;
 use crate::tree::{Content, Dir, FileTree, Meta, Node, NodeKind};
 
 #[derive(Debug, thiserror::Error)]
+/// Why the reader could not answer: the image is unreadable, or not the file system it says.
 pub enum ReadError {
     #[error("reading the image: {0}")]
+    /// Reading the underlying image failed (including reading past its end).
     Io(#[from] io::Error),
     #[error("no usable UFS2 superblock: {0}")]
+    /// No valid UFS2 superblock at the expected place; the text says what is wrong with it.
     NoSuperblock(String),
     #[error("inode {0} does not exist")]
+    /// The inode number is 0, 1 or beyond the file system's inode count.
     BadInode(u64),
     #[error("`{0}` not found")]
+    /// A path component does not exist.
     NotFound(String),
     #[error("`{0}` is not a directory")]
+    /// A path component before the last one is not a directory.
     NotADirectory(String),
     #[error("inode {ino}: {what}")]
-    Corrupt { ino: u64, what: String },
+    /// An inode's contents contradict the file system (bad pointer, size, directory block...).
+    Corrupt {
+        /// The inode at fault.
+        ino: u64,
+        /// What is wrong with it.
+        what: String,
+    },
 }
 
 /// An inode's file type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileType {
+    /// Named pipe.
     Fifo,
+    /// Character device.
     Char,
+    /// Directory.
     Dir,
+    /// Block device.
     Block,
+    /// Regular file.
     File,
+    /// Symbolic link.
     Symlink,
+    /// Local-domain socket.
     Socket,
     /// A mode whose type bits name no type.
     Unknown,
 }
 
 impl FileType {
+    /// The type named by `mode`'s type bits (`IFMT`).
     pub fn from_mode(mode: u16) -> FileType {
         match mode & IFMT {
             IFIFO => FileType::Fifo,
@@ -59,17 +79,25 @@ impl FileType {
 /// What `stat` tells about an inode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stat {
+    /// Inode number.
     pub ino: u64,
+    /// File type from the mode.
     pub ftype: FileType,
     /// Permission bits with setuid/setgid/sticky.
     pub perm: u16,
+    /// Hard-link count (`di_nlink`).
     pub nlink: u16,
+    /// Owner user id.
     pub uid: u32,
+    /// Owner group id.
     pub gid: u32,
+    /// Size in bytes (`di_size`).
     pub size: u64,
     /// Allocated 512-byte units.
     pub blocks: u64,
+    /// Modification time, seconds since the epoch.
     pub mtime: i64,
+    /// BSD file flags (`chflags`), e.g. `SF_IMMUTABLE`.
     pub flags: u32,
     /// Device number (devices only).
     pub rdev: u64,
@@ -78,14 +106,17 @@ pub struct Stat {
 /// One directory entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirEntry {
+    /// Entry name, raw bytes (UFS names are not required to be UTF-8).
     pub name: Vec<u8>,
+    /// Inode number the entry names.
     pub ino: u64,
+    /// `d_type`: the `DT_*` type the entry records for its target.
     pub dtype: u8,
 }
 
 /// A block pointer met while walking an inode's block tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ptr {
+pub(crate) enum Ptr {
     /// Data for logical block `lbn`: `frags` fragments at `addr`.
     Data { lbn: u64, addr: u64, frags: u64 },
     /// `count` logical blocks from `lbn` with no storage.
@@ -100,7 +131,9 @@ pub enum Ptr {
 pub struct Ufs<R> {
     r: R,
     offset: u64,
+    /// The primary superblock as decoded.
     pub sb: Superblock,
+    /// The layout derived from the superblock.
     pub geometry: Geometry,
 }
 
@@ -162,6 +195,7 @@ impl<R: Read + Seek> Ufs<R> {
         Ok((Dinode::decode(&b), b))
     }
 
+    /// What `stat(2)` would say about inode `ino`.
     pub fn stat(&mut self, ino: u64) -> Result<Stat, ReadError> {
         let (d, _) = self.dinode(ino)?;
         let ftype = FileType::from_mode(d.mode);
@@ -312,7 +346,7 @@ impl<R: Read + Seek> Ufs<R> {
     /// Walks the block tree of an inode in logical order. `visit` returns whether to
     /// descend into an indirect block; addresses outside the file system and indirect
     /// blocks already visited are never read.
-    pub fn walk(
+    pub(crate) fn walk(
         &mut self,
         d: &Dinode,
         visit: &mut dyn FnMut(&mut Self, Ptr) -> bool,

@@ -22,13 +22,24 @@ use crate::tree::Content;
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     #[error("writing the image: {0}")]
+    /// Writing to the target failed (including running out of space).
     Io(#[from] io::Error),
     #[error("reading `{path}`: {source}")]
-    Read { path: String, source: io::Error },
-    #[error("`{path}` changed: the tree says {expected} bytes, it has {found}")]
-    Length {
+    /// A file's contents could not be read from the building host.
+    Read {
+        /// The file's path in the tree.
         path: String,
+        /// The error reading it.
+        source: io::Error,
+    },
+    #[error("`{path}` changed: the tree says {expected} bytes, it has {found}")]
+    /// A host file's length changed between planning and writing: the image would be torn.
+    Length {
+        /// The file's path in the tree.
+        path: String,
+        /// Bytes the layout was planned for.
         expected: u64,
+        /// What was found instead (a length, or that it grew).
         found: String,
     },
 }

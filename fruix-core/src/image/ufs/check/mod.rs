@@ -28,7 +28,9 @@ use super::read::Ufs;
 /// Which superblock copy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SbCopy {
+    /// The superblock at byte 65536.
     Primary,
+    /// The copy in the cylinder group numbered by the argument.
     Backup(u64),
 }
 
@@ -46,15 +48,20 @@ impl std::fmt::Display for SbCopy {
 pub enum Owner {
     /// The file system's own areas (boot area, superblocks, group headers, inodes, summary).
     Metadata,
+    /// The inode numbered by the argument (its data or indirect blocks).
     Inode(u64),
 }
 
 /// A cylinder-group map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CgMap {
+    /// The inode-used bitmap.
     Inodes,
+    /// The free-fragment bitmap.
     Fragments,
+    /// The counts of free clusters by size.
     ClusterSummary,
+    /// The free-block (cluster) bitmap.
     Clusters,
 }
 
@@ -62,134 +69,314 @@ pub enum CgMap {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Problem {
     #[error("cannot read {what}: {error}")]
-    Unreadable { what: String, error: String },
+    /// A structure could not be read (I/O error or past the end of the image).
+    Unreadable {
+        /// The structure (e.g. "cylinder group 3").
+        what: String,
+        /// The error, as text.
+        error: String,
+    },
     #[error("no usable UFS2 superblock: {0}")]
+    /// No valid UFS2 superblock; the text says why the candidate was refused.
     NoSuperblock(String),
     #[error("the image holds {len} bytes of the file system's {needed}")]
-    Truncated { needed: u64, len: u64 },
+    /// The image is shorter than the file system the superblock describes.
+    Truncated {
+        /// Bytes the file system spans.
+        needed: u64,
+        /// Bytes the image has.
+        len: u64,
+    },
     #[error("superblock field {field} is {found}, expected {expected}")]
+    /// A derived superblock field differs from what newfs would compute from the others.
     SuperblockField {
+        /// The field's name (`fs_sblkno`).
         field: String,
+        /// Its value on disk.
         found: String,
+        /// The value recomputed.
         expected: String,
     },
     #[error("superblock state: {0}")]
+    /// A superblock flag or tunable is out of range, or marks the file system unclean; the
+    /// text names the field.
     SuperblockState(String),
     #[error("{copy}: check-hash {stored:#x}, computed {computed:#x}")]
+    /// A superblock copy's check-hash does not match its contents.
     SuperblockHash {
+        /// Which copy.
         copy: SbCopy,
+        /// The hash stored in it.
         stored: u32,
+        /// The hash of its contents.
         computed: u32,
     },
     #[error("superblock backup in group {cg} differs from the primary in {fields:?}")]
-    BackupDiffers { cg: u64, fields: Vec<String> },
+    /// A backup superblock differs from the primary in fields that must be equal.
+    BackupDiffers {
+        /// The group holding the backup.
+        cg: u64,
+        /// The fields that differ.
+        fields: Vec<String>,
+    },
     #[error("superblock backup in group {cg} says it is at byte {found}, it is at {expected}")]
-    BackupLocation { cg: u64, found: i64, expected: u64 },
+    /// A backup superblock's `fs_sblockloc` is not where it is.
+    BackupLocation {
+        /// The group holding the backup.
+        cg: u64,
+        /// The location it records, in bytes.
+        found: i64,
+        /// Its actual location, in bytes.
+        expected: u64,
+    },
     #[error("recovery record before the superblock does not match it")]
+    /// The 20-byte recovery record before the superblock disagrees with it.
     RecoveryRecord,
     #[error("cylinder group {cg}: magic {found:#x}")]
-    CgMagic { cg: u64, found: i32 },
-    #[error("cylinder group {cg}: check-hash {stored:#x}, computed {computed:#x}")]
-    CgHash { cg: u64, stored: u32, computed: u32 },
-    #[error("cylinder group {cg}: {field} is {found}, rebuilt {expected}")]
-    CgField {
+    /// A cylinder-group header has the wrong magic number.
+    CgMagic {
+        /// The group.
         cg: u64,
+        /// The magic found.
+        found: i32,
+    },
+    #[error("cylinder group {cg}: check-hash {stored:#x}, computed {computed:#x}")]
+    /// A cylinder group's check-hash does not match its contents.
+    CgHash {
+        /// The group.
+        cg: u64,
+        /// The hash stored in the header.
+        stored: u32,
+        /// The hash of its contents.
+        computed: u32,
+    },
+    #[error("cylinder group {cg}: {field} is {found}, rebuilt {expected}")]
+    /// A header field differs from the value rebuilt from the inodes and blocks.
+    CgField {
+        /// The group.
+        cg: u64,
+        /// The field's name (`cg_ndblk`).
         field: String,
+        /// Its value on disk.
         found: String,
+        /// The rebuilt value.
         expected: String,
     },
     #[error("cylinder group {cg}: {map:?} map differs from the rebuilt one in {bits} bits, first at bit {first}")]
+    /// One of a group's maps differs from the one rebuilt from the inodes.
     CgMapDiffers {
+        /// The group.
         cg: u64,
+        /// Which map.
         map: CgMap,
+        /// How many bits differ.
         bits: u64,
+        /// The first differing bit.
         first: u64,
     },
     #[error("summary array, group {cg}: {field} is {found}, rebuilt {expected}")]
+    /// A group's entry in the summary array differs from its rebuilt counts.
     Csum {
+        /// The group.
         cg: u64,
+        /// The count (`cs_ndir`, `cs_nbfree`, ...).
         field: &'static str,
+        /// Its value on disk.
         found: i64,
+        /// The rebuilt value.
         expected: i64,
     },
     #[error("superblock total {field} is {found}, rebuilt {expected}")]
+    /// A superblock total (`fs_cstotal`) differs from the sum of the groups' rebuilt counts.
     CsTotal {
+        /// The count (`cs_ndir`, `cs_nbfree`, ...).
         field: &'static str,
+        /// Its value on disk.
         found: i64,
+        /// The rebuilt value.
         expected: i64,
     },
     #[error("inode {ino}: check-hash {stored:#x}, computed {computed:#x}")]
+    /// An inode's check-hash does not match its contents.
     InodeHash {
+        /// The inode.
         ino: u64,
+        /// The hash stored in it.
         stored: u32,
+        /// The hash of its contents.
         computed: u32,
     },
     #[error("inode {ino}: unallocated (mode 0) but has a size or block pointers")]
-    PartiallyAllocated { ino: u64 },
-    #[error("inode {ino}: mode {mode:#o} names no file type")]
-    BadType { ino: u64, mode: u16 },
-    #[error("inode {ino}: size {size}: {reason}")]
-    BadSize {
+    /// An inode with mode 0 that still has a size or block pointers.
+    PartiallyAllocated {
+        /// The inode.
         ino: u64,
+    },
+    #[error("inode {ino}: mode {mode:#o} names no file type")]
+    /// An inode whose mode names no file type.
+    BadType {
+        /// The inode.
+        ino: u64,
+        /// Its mode.
+        mode: u16,
+    },
+    #[error("inode {ino}: size {size}: {reason}")]
+    /// An inode's size is impossible for its type or blocks.
+    BadSize {
+        /// The inode.
+        ino: u64,
+        /// Its size in bytes.
         size: u64,
+        /// What is wrong with it.
         reason: &'static str,
     },
     #[error("inode {ino}: {what} should be zero")]
-    StrayPointers { ino: u64, what: &'static str },
+    /// Pointers or fields that must be zero for this inode's type are not.
+    StrayPointers {
+        /// The inode.
+        ino: u64,
+        /// Which ones.
+        what: &'static str,
+    },
     #[error("inode {ino}: pointer {addr} (lbn {lbn}) is outside the file system, misaligned or crosses a block")]
-    BadPointer { ino: u64, lbn: u64, addr: u64 },
-    #[error("inode {ino}: pointer {addr} past the end of the file (lbn {lbn})")]
-    PointerBeyondEof { ino: u64, lbn: u64, addr: u64 },
-    #[error("fragments {addr}..{} are used more than once: {owners:?}", addr + frags)]
-    DuplicateBlock {
+    /// A block pointer outside the data area, misaligned, or crossing a block.
+    BadPointer {
+        /// The inode.
+        ino: u64,
+        /// The logical block it maps.
+        lbn: u64,
+        /// The fragment address it holds.
         addr: u64,
+    },
+    #[error("inode {ino}: pointer {addr} past the end of the file (lbn {lbn})")]
+    /// A pointer for a block past the end of the file.
+    PointerBeyondEof {
+        /// The inode.
+        ino: u64,
+        /// The logical block it maps.
+        lbn: u64,
+        /// The fragment address it holds.
+        addr: u64,
+    },
+    #[error("fragments {addr}..{} are used more than once: {owners:?}", addr + frags)]
+    /// Fragments claimed by more than one owner.
+    DuplicateBlock {
+        /// First fragment of the shared run.
+        addr: u64,
+        /// Number of fragments shared.
         frags: u64,
+        /// Every owner of them.
         owners: Vec<Owner>,
     },
     #[error("inode {ino}: di_blocks is {stored}, its blocks add up to {actual}")]
-    BlockCount { ino: u64, stored: u64, actual: u64 },
+    /// An inode's `di_blocks` differs from the blocks its pointers use.
+    BlockCount {
+        /// The inode.
+        ino: u64,
+        /// `di_blocks`, in 512-byte units.
+        stored: u64,
+        /// What its blocks add up to, in 512-byte units.
+        actual: u64,
+    },
     #[error("directory {dir}: no block at lbn {lbn}")]
-    DirHole { dir: u64, lbn: u64 },
-    #[error("directory {dir}, offset {offset}: {fault}")]
-    DirEntry {
+    /// A directory with a hole: directories must have every block.
+    DirHole {
+        /// The directory's inode.
         dir: u64,
+        /// The missing logical block.
+        lbn: u64,
+    },
+    #[error("directory {dir}, offset {offset}: {fault}")]
+    /// A malformed directory entry.
+    DirEntry {
+        /// The directory's inode.
+        dir: u64,
+        /// Byte offset of the entry in the directory.
         offset: u64,
+        /// What is wrong with it.
         fault: EntryFault,
     },
     #[error("directory {dir}: first entry should be `.` naming itself, found {found}")]
-    DirDot { dir: u64, found: String },
-    #[error("directory {dir}: second entry should be `..` naming {expected}, found {found}")]
-    DirDotDot {
+    /// A directory's first entry is not `.` naming itself.
+    DirDot {
+        /// The directory's inode.
         dir: u64,
+        /// What the first entry is.
+        found: String,
+    },
+    #[error("directory {dir}: second entry should be `..` naming {expected}, found {found}")]
+    /// A directory's second entry is not `..` naming its parent.
+    DirDotDot {
+        /// The directory's inode.
+        dir: u64,
+        /// The parent's inode.
         expected: u64,
+        /// What the second entry is.
         found: String,
     },
     #[error("directory {dir}: `{name}` names inode {ino}, which {reason}")]
+    /// An entry names an inode that is unallocated, out of range, or otherwise unfit.
     DirEntryTarget {
+        /// The directory's inode.
         dir: u64,
+        /// The entry's name.
         name: String,
+        /// The inode it names.
         ino: u64,
+        /// Why that inode is unfit.
         reason: &'static str,
     },
     #[error("directory {dir}: `{name}` has type {found}, its inode's is {expected}")]
+    /// An entry's `d_type` differs from its inode's type.
     DirEntryType {
+        /// The directory's inode.
         dir: u64,
+        /// The entry's name.
         name: String,
+        /// The `d_type` in the entry.
         found: u8,
+        /// The type from the inode's mode.
         expected: u8,
     },
     #[error("directory {dir}: `{name}` appears more than once")]
-    DuplicateName { dir: u64, name: String },
+    /// A name appears twice in one directory.
+    DuplicateName {
+        /// The directory's inode.
+        dir: u64,
+        /// The name.
+        name: String,
+    },
     #[error("directory {ino} is named by more than one directory")]
-    DirMultipleParents { ino: u64 },
+    /// A directory named by more than one parent (a directory hard link).
+    DirMultipleParents {
+        /// The directory's inode.
+        ino: u64,
+    },
     #[error("the root inode is not an allocated directory")]
+    /// Inode 2 is not an allocated directory.
     BadRoot,
     #[error("directory {ino} is not reachable from the root")]
-    UnreachableDir { ino: u64 },
+    /// A directory no path from the root reaches.
+    UnreachableDir {
+        /// The directory's inode.
+        ino: u64,
+    },
     #[error("inode {ino} is allocated but no directory names it")]
-    Unreferenced { ino: u64 },
+    /// An allocated inode no directory entry names.
+    Unreferenced {
+        /// The inode.
+        ino: u64,
+    },
     #[error("inode {ino}: link count {stored}, named {actual} times")]
-    LinkCount { ino: u64, stored: i64, actual: u64 },
+    /// An inode's link count differs from the number of entries naming it.
+    LinkCount {
+        /// The inode.
+        ino: u64,
+        /// `di_nlink`.
+        stored: i64,
+        /// The entries naming it.
+        actual: u64,
+    },
 }
 
 /// Checks the UFS2 file system at the start of `r`.
