@@ -19,22 +19,30 @@ use std::path::PathBuf;
 pub struct BaseItems {
     /// Index item: links to the slices and `provenance.json`.
     pub base: StorePath,
+    /// `freebsd-runtime-<release>`: the userland (everything of `base.txz` but `boot/`).
     pub runtime: StorePath,
+    /// `freebsd-bootloader-<release>`: `boot/` of `base.txz` (`loader.efi`, lua, defaults).
     pub bootloader: StorePath,
+    /// `freebsd-kernel-<release>`: `kernel.txz`'s `boot/kernel`.
     pub kernel: StorePath,
+    /// Where the base came from.
     pub provenance: Provenance,
 }
 
 /// Where a base came from, recorded in the base item and in the system's metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Provenance {
+    /// FreeBSD release (`15.0-RELEASE`).
     pub release: String,
+    /// Architecture (`amd64`).
     pub arch: String,
     /// `sample`, `dist-sets` or `tree`.
     pub source: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// sha256 of `base.txz` as checked, for distribution sets.
     pub base_sha256: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// sha256 of `kernel.txz` as checked, for distribution sets.
     pub kernel_sha256: Option<String>,
 }
 
@@ -42,41 +50,78 @@ pub struct Provenance {
 #[derive(Debug, thiserror::Error)]
 pub enum BaseError {
     #[error(transparent)]
+    /// The store refused an item.
     Store(#[from] StoreError),
     #[error("`{archive}`: entry `{entry}`: {why}")]
+    /// An archive entry is unsafe or unsupported (absolute, `..`, through a symlink, a device...).
     Entry {
+        /// The archive (or tree) it comes from.
         archive: String,
+        /// The entry's path.
         entry: String,
+        /// What is wrong with it.
         why: String,
     },
     #[error("`{}`: sha256 is {actual}, expected {expected}", file.display())]
+    /// A distribution set's sha256 differs from the pinned or `MANIFEST` value.
     Checksum {
+        /// The set file.
         file: PathBuf,
+        /// The expected sha256.
         expected: String,
+        /// The sha256 it has.
         actual: String,
     },
     #[error("`{}`: {why}", file.display())]
-    Manifest { file: PathBuf, why: String },
+    /// The distribution directory's `MANIFEST` is missing, unreadable or lacks the set.
+    Manifest {
+        /// The `MANIFEST` file.
+        file: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
     #[error("`{archive}` is not a readable xz-compressed tar archive: {why}")]
-    Archive { archive: String, why: String },
+    /// A set is not a readable xz-compressed tar archive.
+    Archive {
+        /// The set file.
+        archive: String,
+        /// What the decompressor or tar reader said.
+        why: String,
+    },
     #[error("{action} `{}`: {source}", path.display())]
+    /// An I/O operation on a base file failed.
     Io {
+        /// What was being done.
         action: &'static str,
+        /// The file concerned.
         path: PathBuf,
         #[source]
+        /// The underlying error.
         source: std::io::Error,
     },
     #[error("base index `{0}` is damaged")]
+    /// A stored base index item (the argument) cannot be read back.
     BadIndex(String),
     #[error("`{archive}`: entry `{entry}`: the base's `/{name}` collides with `{made}`, which Fruix makes in the root file system; remove `{name}` from the base")]
+    /// An entry would replace a top-level path Fruix makes itself in the root file system.
     TopLevelCollision {
+        /// The archive (or tree) it comes from.
         archive: String,
+        /// The entry's path.
         entry: String,
+        /// The top-level name it collides with.
         name: &'static str,
+        /// What Fruix makes there.
         made: &'static str,
     },
     #[error("`{base}`: boot/loader.efi {problem}: the EFI system partition boots FreeBSD's UEFI loader from it (as EFI/BOOT/BOOTX64.EFI); `base.txz` has it, `make installworld` installs it")]
-    MissingLoader { base: String, problem: &'static str },
+    /// The base has no usable `boot/loader.efi`, which the ESP boots.
+    MissingLoader {
+        /// Where the base came from.
+        base: String,
+        /// What is wrong (missing, empty, not a file...).
+        problem: &'static str,
+    },
 }
 
 /// Which distribution set an entry comes from.

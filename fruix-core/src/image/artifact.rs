@@ -27,31 +27,50 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
     #[error(transparent)]
+    /// The system closure could not be built.
     System(#[from] SystemError),
     #[error(transparent)]
+    /// The root tree could not be assembled.
     Rootfs(#[from] RootfsError),
     #[error(transparent)]
+    /// The partitions do not fit the declared image size.
     Layout(#[from] LayoutError),
     #[error(transparent)]
+    /// The ESP could not be built.
     Esp(#[from] EspError),
     #[error(transparent)]
+    /// The partition table could not be written.
     Gpt(#[from] gpt::WriteError),
     #[error("root file system: {0}")]
+    /// The root file system cannot be laid out.
     Plan(#[from] ufs::PlanError),
     #[error("root file system: {0}")]
+    /// The root file system could not be written.
     Write(#[from] ufs::WriteError),
     #[error(transparent)]
+    /// The store refused an item.
     Store(#[from] StoreError),
     #[error("{action} `{}`: {source}", path.display())]
+    /// An I/O operation on an image file failed.
     Io {
+        /// What was being done.
         action: &'static str,
+        /// The file concerned.
         path: PathBuf,
         #[source]
+        /// The underlying error.
         source: std::io::Error,
     },
     #[error("no space left on the device holding `{}` while {action}; the store is unchanged", path.display())]
-    NoSpace { action: &'static str, path: PathBuf },
+    /// The device holding the store is full; the store is unchanged.
+    NoSpace {
+        /// What was being done.
+        action: &'static str,
+        /// The file being written.
+        path: PathBuf,
+    },
     #[error("image item `{0}` is damaged: {1}")]
+    /// A stored image item (first) cannot be read back; the second string says why.
     Damaged(String, String),
 }
 
@@ -84,17 +103,29 @@ pub struct ImageArtifact {
     pub image: StorePath,
     /// `disk.img` in the physical store.
     pub disk_image: PathBuf,
+    /// The partition layout the image was written with.
     pub spec: ImageSpec,
+    /// The image's metadata (also stored in the item).
     pub metadata: Metadata,
 }
 
 /// Stages of a build, for progress reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
+    /// Building the system closure.
     System,
+    /// Building the ESP.
     Esp,
-    Root { done: u64, total: u64 },
+    /// Writing the root file system.
+    Root {
+        /// Bytes of file contents written so far.
+        done: u64,
+        /// Bytes of file contents in all.
+        total: u64,
+    },
+    /// Assembling the disk image.
     Disk,
+    /// The image is finished.
     Done,
 }
 

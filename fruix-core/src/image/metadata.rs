@@ -11,38 +11,71 @@ use serde::{Deserialize, Serialize};
 /// The image's metadata. Key order is upstream's, then Fruix-rs's additions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Metadata {
+    /// Store path of the image item.
     pub image_store_path: String,
+    /// Store path of `disk.img` inside the image item.
     pub disk_image: String,
+    /// Store path of the system item the image boots.
     pub closure_path: String,
+    /// sha256 of the raw disk image, lowercase hex: the reproducibility check.
     pub raw_sha256: String,
+    /// Disk image size in bytes.
     pub image_size_bytes: u64,
+    /// Number of store items in the system's closure.
     pub store_item_count: usize,
+    /// File-system type of the ESP (`msdosfs`), or `none`.
     pub esp_fstype: String,
+    /// File-system type of the root (`ufs`), or `none`.
     pub root_fstype: String,
+    /// Partition table kind: always `gpt`.
     pub partition_scheme: String,
+    /// How firmware boots it: `uefi` with an ESP.
     pub boot_mode: String,
+    /// Disk image format: always `raw`.
     pub image_format: String,
+    /// The serial loader consoles, comma-separated, or `none`.
     pub serial_console: String,
+    /// GPT label of the ESP.
     pub esp_label: String,
+    /// GPT label of the root partition.
     pub root_label: String,
+    /// Where `/run/current-system` points: the system item.
     pub run_current_system_target: String,
+    /// Store path of the `loader.efi` the ESP carries.
     pub boot_loader_target: String,
+    /// Store path of the generated `etc/rc.conf`.
     pub rc_conf_target: String,
+    /// Store path of the rc.d script that starts Shepherd.
     pub rc_script_target: String,
+    /// How the image was made: `declarative-system-layer` (upstream's key).
     pub image_generation_mode: String,
+    /// The system's host name.
     pub host_name: String,
+    /// The init mode's name (`freebsd-init+rc.d-shepherd`).
     pub init_mode: String,
+    /// FAT type of the ESP (`fat32`).
     pub esp_fat: String,
+    /// GPT disk GUID.
     pub disk_guid: String,
+    /// GPT partition GUID of the ESP.
     pub esp_guid: String,
+    /// GPT partition GUID of the root.
     pub root_guid: String,
+    /// Store path of the ESP volume item.
     pub esp_store_path: String,
+    /// Store path of the root file-system item.
     pub root_store_path: String,
+    /// FreeBSD release of the base (`15.0-RELEASE`).
     pub freebsd_base_release: String,
+    /// Architecture of the base (`amd64`).
     pub freebsd_base_arch: String,
+    /// Where the base came from: `sample`, `dist-sets` or `tree`.
     pub freebsd_base_source: String,
+    /// Store path of the base's index item.
     pub freebsd_base_store_path: String,
+    /// sha256 of `base.txz`, when the base came from distribution sets; else empty.
     pub freebsd_base_sha256: String,
+    /// sha256 of `kernel.txz`, when the base came from distribution sets; else empty.
     pub freebsd_kernel_sha256: String,
     /// Every loader console, in `console=` order (`serial_console` has the serial ones).
     #[serde(default)]

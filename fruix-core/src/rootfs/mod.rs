@@ -28,14 +28,20 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum RootfsError {
     #[error(transparent)]
+    /// A path could not be added to the root tree.
     Tree(#[from] TreeError),
     #[error(transparent)]
+    /// The store could not be read.
     Store(#[from] crate::store::StoreError),
     #[error("{action} `{}`: {source}", path.display())]
+    /// An I/O operation failed.
     Io {
+        /// What was being done.
         action: &'static str,
+        /// The file concerned.
         path: PathBuf,
         #[source]
+        /// The underlying error.
         source: std::io::Error,
     },
 }

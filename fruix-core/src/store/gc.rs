@@ -12,13 +12,23 @@ pub enum VerifyProblem {
     Missing(StorePath),
     /// The contents hash to something else: they were changed after the item was made.
     Modified {
+        /// The item's path.
         item: StorePath,
+        /// What its contents hash to now.
         actual_hash: String,
     },
     /// The contents cannot be read, or hold something a store item may not.
-    Unreadable { item: StorePath, why: String },
+    Unreadable {
+        /// The item's path.
+        item: StorePath,
+        /// What could not be read, or is not allowed.
+        why: String,
+    },
     /// References recorded at registration differ from those found now.
-    References { item: StorePath },
+    References {
+        /// The item's path.
+        item: StorePath,
+    },
 }
 
 impl std::fmt::Display for VerifyProblem {
@@ -40,7 +50,9 @@ impl std::fmt::Display for VerifyProblem {
 /// What [`Store::gc`] removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GcReport {
+    /// Items removed, in the order they were deleted.
     pub deleted: Vec<StorePath>,
+    /// Bytes of file contents they held.
     pub freed_bytes: u64,
 }
 

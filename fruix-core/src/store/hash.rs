@@ -54,6 +54,7 @@ pub const SELF_PLACEHOLDER: &str = "5e1f5e1f5e1f5e1f5e1f5e1f5e1f5e1f5e1f5e1f";
 /// Files of an item that mention the item itself, and its hash once known.
 #[derive(Debug, Clone, Copy)]
 pub struct SelfRefs<'a> {
+    /// The files (paths inside the item) that mention the item's own hash.
     pub files: &'a [String],
     /// The hash standing in the files (`None` while building: they hold the placeholder).
     pub hash: Option<&'a str>,
@@ -88,10 +89,14 @@ pub fn replace_all(bytes: &mut [u8], from: &[u8], to: &[u8]) {
 /// The metadata an entry gets in the image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ImageMeta {
+    /// Owner user id in the image.
     pub uid: u32,
+    /// Owner group id in the image.
     pub gid: u32,
+    /// Permission bits, including setuid/setgid/sticky.
     pub perm: u16,
     #[serde(default, skip_serializing_if = "is_zero")]
+    /// BSD file flags (`chflags`), 0 for none.
     pub flags: u32,
 }
 
@@ -124,36 +129,54 @@ pub fn default_meta(kind: EntryKind) -> ImageMeta {
 /// What a physical entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
+    /// A directory.
     Dir,
-    File { exec: bool },
+    /// A regular file.
+    File {
+        /// Whether it is executable (mode 0555 rather than 0444).
+        exec: bool,
+    },
+    /// A symbolic link.
     Symlink,
 }
 
 /// The result of reading a whole item once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Digest {
+    /// The item's hash part: 40 hex digits.
     pub hash: String,
+    /// Hash parts of other items its files mention.
     pub references: BTreeSet<String>,
     /// Bytes of file contents.
     pub content_bytes: u64,
+    /// Entries read (directories, files, symlinks).
     pub entries: u64,
 }
 
 /// One entry of an item, as a [`ItemSource`] sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceEntry {
+    /// A directory.
     Dir {
+        /// Its image metadata.
         meta: ImageMeta,
     },
+    /// A regular file.
     File {
+        /// Its image metadata.
         meta: ImageMeta,
+        /// Whether it is executable.
         exec: bool,
+        /// Its length in bytes.
         len: u64,
         /// Identity of the inode when it has several names (hard links).
         link_key: Option<(u64, u64)>,
     },
+    /// A symbolic link.
     Symlink {
+        /// Its image metadata.
         meta: ImageMeta,
+        /// The link's target bytes.
         target: Vec<u8>,
     },
 }

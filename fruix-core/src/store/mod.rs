@@ -57,6 +57,7 @@ pub fn refs_scanner(candidates: impl IntoIterator<Item = [u8; HASH_LEN]>) -> ref
 /// What the store knows about one item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ItemRecord {
+    /// The item's store path.
     pub path: StorePath,
     /// Other items this one mentions, sorted.
     pub references: Vec<StorePath>,
@@ -92,6 +93,7 @@ pub enum StoreLocation {
 }
 
 impl StoreLocation {
+    /// The store directory this location names.
     pub fn dir(&self) -> PathBuf {
         match self {
             StoreLocation::FromEnv(dir) | StoreLocation::UserCache(dir) => dir.clone(),

@@ -21,8 +21,10 @@ pub struct StorePath {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StorePathError {
     #[error("`{0}` is not a store item name `<40 hex digits>-<name>`")]
+    /// The string (the argument) is not `<40 hex digits>-<name>`.
     Malformed(String),
     #[error("item name `{0}` must be 1-200 of letters, digits, `+-._?=`, not starting with `.`")]
+    /// The name (the argument) is empty, too long, starts with `.` or holds other characters.
     BadName(String),
 }
 
@@ -42,6 +44,7 @@ pub fn is_hash(s: &[u8]) -> bool {
 }
 
 impl StorePath {
+    /// The store path for hash part `hash` and item name `name`, if both are valid.
     pub fn new(hash: &str, name: &str) -> Result<StorePath, StorePathError> {
         if !is_hash(hash.as_bytes()) {
             return Err(StorePathError::Malformed(format!("{hash}-{name}")));

@@ -20,6 +20,7 @@ fn is_hex(b: u8) -> bool {
 }
 
 impl HashScanner {
+    /// A scanner looking for the hash parts `candidates` (other items' hashes).
     pub fn new(candidates: impl IntoIterator<Item = [u8; HASH_LEN]>) -> HashScanner {
         HashScanner {
             candidates: candidates.into_iter().collect(),
@@ -28,6 +29,7 @@ impl HashScanner {
         }
     }
 
+    /// Scans the next bytes of the current file; a hash may straddle two calls.
     pub fn feed(&mut self, bytes: &[u8]) {
         if self.candidates.is_empty() {
             return;
@@ -55,6 +57,7 @@ impl HashScanner {
         self.run.clear();
     }
 
+    /// The candidate hashes found, as text.
     pub fn into_found(self) -> BTreeSet<String> {
         self.found
     }

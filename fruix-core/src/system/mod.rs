@@ -41,33 +41,63 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum SystemError {
     #[error(transparent)]
+    /// The spec breaks validation rules.
     Invalid(#[from] Violations),
     #[error(transparent)]
+    /// The FreeBSD base could not be imported.
     Base(#[from] BaseError),
     #[error(transparent)]
+    /// The store refused an item.
     Store(#[from] StoreError),
     #[error("package `{name}`: {why}")]
-    Package { name: String, why: String },
+    /// A package could not be built into an item.
+    Package {
+        /// The package's name.
+        name: String,
+        /// What went wrong.
+        why: String,
+    },
     #[error(
         "kernel module `{module}` is not in the kernel ({kernel}/boot/kernel has no `{module}.ko`)"
     )]
-    MissingModule { module: String, kernel: String },
+    /// `kernel.modules` names a module the kernel item lacks.
+    MissingModule {
+        /// The module's name.
+        module: String,
+        /// The kernel item's store path.
+        kernel: String,
+    },
     #[error("time zone `{zone}` is not in the base ({runtime} has no usr/share/zoneinfo/{zone})")]
-    MissingTimeZone { zone: String, runtime: String },
+    /// `time_zone` names a zone the base has no zoneinfo file for.
+    MissingTimeZone {
+        /// The time zone.
+        zone: String,
+        /// The runtime item's store path.
+        runtime: String,
+    },
     #[error("`{path}` is provided by both {first} and {second}")]
+    /// Two items of the profile provide the same path.
     ProfileConflict {
+        /// The path inside the profile.
         path: String,
+        /// The first item providing it.
         first: String,
+        /// The second item providing it.
         second: String,
     },
     #[error("{action} `{}`: {source}", path.display())]
+    /// An I/O operation on a system file failed.
     Io {
+        /// What was being done.
         action: &'static str,
+        /// The file concerned.
         path: PathBuf,
         #[source]
+        /// The underlying error.
         source: std::io::Error,
     },
     #[error("system item `{0}` is damaged")]
+    /// A stored system item (the argument) cannot be read back.
     Damaged(String),
 }
 
@@ -90,7 +120,9 @@ pub struct SystemClosure {
     pub config: StorePath,
     /// Base userland and packages.
     pub profile: StorePath,
+    /// The FreeBSD base's items.
     pub base: BaseItems,
+    /// The packages' items, in declaration order.
     pub packages: Vec<StorePath>,
     /// Every item, the system item included, sorted.
     pub items: Vec<StorePath>,

@@ -56,6 +56,7 @@ pub enum Console {
 }
 
 impl Console {
+    /// Every console, in the order "expected one of" lists them.
     pub const ALL: &'static [Console] = &[
         Console::Comconsole,
         Console::Vidconsole,
@@ -70,6 +71,7 @@ impl Console {
         matches!(self, Console::Comconsole | Console::Eficom)
     }
 
+    /// loader.conf's name for the console (`comconsole`).
     pub fn name(self) -> &'static str {
         match self {
             Console::Comconsole => "comconsole",
@@ -108,8 +110,10 @@ pub enum InitMode {
 }
 
 impl InitMode {
+    /// Every init mode, in the order "expected one of" lists them.
     pub const ALL: &'static [InitMode] = &[InitMode::FreebsdInitRcShepherd, InitMode::ShepherdPid1];
 
+    /// The name used in declarations and metadata (`shepherd-pid1`).
     pub fn name(self) -> &'static str {
         match self {
             InitMode::FreebsdInitRcShepherd => "freebsd-init+rc.d-shepherd",

@@ -13,10 +13,18 @@ use std::sync::{Condvar, Mutex};
 use crate::tree::{Content, Dir, FileTree, Meta, Node, NodeKind};
 
 #[derive(Debug, thiserror::Error)]
+/// Why a host directory could not be read into a tree.
 pub enum HostTreeError {
     #[error("`{path}`: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    /// A file or directory of the host tree could not be read.
+    Io {
+        /// The path on the host.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
     #[error("`{0}` is not a directory")]
+    /// The given root (the argument) is not a directory.
     NotADirectory(PathBuf),
 }
 

@@ -95,18 +95,26 @@ pub enum PlanError {
 
 /// What an inode is, borrowed from the tree.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Kind<'t> {
+pub enum Kind<'t> {
+    /// A directory and its entries.
     Dir(&'t Dir),
+    /// A regular file and where its bytes come from.
     File(&'t Content),
+    /// A symbolic link's target bytes.
     Symlink(&'t [u8]),
+    /// A character device and its device number.
     Char(u64),
+    /// A block device and its device number.
     Block(u64),
+    /// A named pipe.
     Fifo,
+    /// A local-domain socket.
     Socket,
 }
 
 impl Kind<'_> {
-    pub(crate) fn ifmt(&self) -> u16 {
+    /// The inode mode's type bits (`IFDIR`, `IFREG`, ...).
+    pub fn ifmt(&self) -> u16 {
         match self {
             Kind::Dir(_) => IFDIR,
             Kind::File(_) => IFREG,
@@ -121,28 +129,32 @@ impl Kind<'_> {
 
 /// One inode of the layout.
 #[derive(Debug, Clone)]
-pub(crate) struct InodePlan<'t> {
-    pub(crate) kind: Kind<'t>,
-    pub(crate) meta: Meta,
-    pub(crate) nlink: u32,
+pub struct InodePlan<'t> {
+    /// What the inode is.
+    pub kind: Kind<'t>,
+    /// Owner, mode and times.
+    pub meta: Meta,
+    /// Link count: entries naming it (plus `.` and subdirectories' `..` for directories).
+    pub nlink: u32,
     /// Parent directory's inode (directories only; the root's is itself).
-    pub(crate) parent: u32,
+    pub parent: u32,
     /// Entry inode numbers, in the directory's name order (directories only).
-    pub(crate) children: Vec<u32>,
-    pub(crate) size: u64,
+    pub children: Vec<u32>,
+    /// Size in bytes (`di_size`).
+    pub size: u64,
     /// Full data blocks, in file order.
-    pub(crate) data: Vec<Extent>,
+    pub data: Vec<Extent>,
     /// The fragment run holding the last partial block (files under 12 blocks).
-    pub(crate) tail: Option<(u64, u64)>,
+    pub tail: Option<(u64, u64)>,
     /// Indirect blocks, in the order the writer fills them (children before parents).
-    pub(crate) indirect: Vec<Extent>,
+    pub indirect: Vec<Extent>,
     /// Allocated space in 512-byte units.
-    pub(crate) blocks512: u64,
+    pub blocks512: u64,
 }
 
 impl InodePlan<'_> {
     /// Whether the inode keeps its data inside itself (short symlinks).
-    pub(crate) fn is_inline(&self) -> bool {
+    pub fn is_inline(&self) -> bool {
         matches!(self.kind, Kind::Symlink(_)) && self.size < MAXSYMLINKLEN
     }
 }
@@ -153,7 +165,7 @@ pub struct UfsLayout<'t> {
     /// The file system's geometry.
     pub geometry: Geometry,
     /// Inode plans; index `i` is inode `i + 2`.
-    pub(crate) inodes: Vec<InodePlan<'t>>,
+    pub inodes: Vec<InodePlan<'t>>,
     pub(crate) volname: [u8; 32],
     pub(crate) time: i64,
     pub(crate) id: [i32; 2],
@@ -216,7 +228,7 @@ impl<'t> UfsLayout<'t> {
     }
 
     /// The plan of inode `ino`.
-    pub(crate) fn inode(&self, ino: u32) -> Option<&InodePlan<'t>> {
+    pub fn inode(&self, ino: u32) -> Option<&InodePlan<'t>> {
         self.inodes.get(ino.checked_sub(ROOTINO)? as usize)
     }
 
