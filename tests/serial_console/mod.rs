@@ -205,35 +205,52 @@ impl Console {
     }
 
     /// Types `text` on the current line, each character after the previous one's echo
-    /// (sent again if it is not echoed in time), and checks the line shows it.
+    /// (sent again if it is not echoed in time), and checks the line shows it; a line
+    /// that came out wrong (an echo later than the resend) is erased and typed again.
     pub fn type_text(&mut self, text: &str) -> Result<(), ConsoleError> {
         let start = self.with_screen(|s| (s.lines.len(), s.current()));
-        let mut typed = start.1.clone();
+        let wanted = format!("{}{text}", start.1);
+        let mut attempt = 0;
+        loop {
+            self.type_chars(start.0, &start.1, text)?;
+            let shown = self.with_screen(|s| (s.lines.len(), s.current()));
+            if shown.0 == start.0 && shown.1 == wanted {
+                return Ok(());
+            }
+            attempt += 1;
+            if attempt == 3 || shown.0 != start.0 {
+                return Err(self.with_shared(|c, shared| {
+                    c.failure(
+                        shared,
+                        &format!("typed {text:?}, but the line shows {:?}", shown.1),
+                    )
+                }));
+            }
+            // Backspace erases what the loader's line editor holds, one character each
+            // and, like typing, one at a time.
+            for len in (start.1.len()..shown.1.len()).rev() {
+                self.send(b"\x08")?;
+                self.wait("erase", ECHO_WAIT, |s| s.current().len() <= len)?;
+            }
+        }
+    }
+
+    fn type_chars(&mut self, line: usize, prefix: &str, text: &str) -> Result<(), ConsoleError> {
+        let mut typed = prefix.to_owned();
         for c in text.chars() {
             typed.push(c);
             let mut tries = 0;
             loop {
                 self.send(c.to_string().as_bytes())?;
                 let echoed = self.wait("echo", ECHO_WAIT, |s| {
-                    s.lines.len() != start.0 || s.current().len() >= typed.len()
+                    s.lines.len() != line || s.current().len() >= typed.len()
                 });
-                if echoed.is_ok() {
-                    break;
-                }
-                tries += 1;
-                if tries == 3 {
-                    return Err(echoed.unwrap_err());
+                match echoed {
+                    Ok(()) => break,
+                    Err(e) if tries == 2 => return Err(e),
+                    Err(_) => tries += 1,
                 }
             }
-        }
-        let shown = self.with_screen(|s| (s.lines.len(), s.current()));
-        if shown != (start.0, typed.clone()) {
-            return Err(self.with_shared(|c, shared| {
-                c.failure(
-                    shared,
-                    &format!("typed {text:?}, but the line shows {:?}", shown.1),
-                )
-            }));
         }
         Ok(())
     }
