@@ -304,3 +304,102 @@ fn wrong_checksums_truncated_archives_and_bad_manifests_are_refused() {
     assert_eq!(listing(store.dir()), before);
     fs::remove_dir_all(root).unwrap();
 }
+
+/// The smallest file the import takes for a UEFI loader: an amd64 PE image of an EFI
+/// application, then `payload`.
+fn efi_app(payload: &[u8]) -> Vec<u8> {
+    let mut bytes = vec![0u8; 0x80 + 24 + 70];
+    bytes[..2].copy_from_slice(b"MZ");
+    bytes[0x3c..0x40].copy_from_slice(&0x80u32.to_le_bytes());
+    bytes[0x80..0x84].copy_from_slice(b"PE\0\0");
+    bytes[0x84..0x86].copy_from_slice(&0x8664u16.to_le_bytes());
+    bytes[0x80 + 24 + 68..][..2].copy_from_slice(&10u16.to_le_bytes());
+    bytes.extend_from_slice(payload);
+    bytes
+}
+
+#[test]
+fn a_given_loader_becomes_boot_loader_efi_of_any_base() {
+    let root = temp();
+    let store = Store::open(root.join("store")).unwrap();
+    let loader = root.join("loader.efi");
+    let bytes = efi_app(b"fruix test loader");
+    fs::write(&loader, &bytes).unwrap();
+    let shipped = |items: &freebsd::BaseItems, file: &str| {
+        fs::read(store.physical(&items.bootloader).join(file)).unwrap()
+    };
+
+    // The sample base: only the bootloader slice changes, and the provenance says why.
+    let plain = materialize_base(&freebsd::sample_base("15.0-RELEASE"), &store).unwrap();
+    let given = freebsd::sample_base("15.0-RELEASE").with_loader_efi(&loader);
+    let items = materialize_base(&given, &store).unwrap();
+    assert_eq!(shipped(&items, "boot/loader.efi"), bytes);
+    assert_eq!(
+        items.provenance.loader_efi_sha256,
+        Some(sha(&loader)),
+        "recorded in provenance.json"
+    );
+    assert_eq!(plain.provenance.loader_efi_sha256, None);
+    assert_eq!(
+        (&items.runtime, &items.kernel),
+        (&plain.runtime, &plain.kernel)
+    );
+    assert_ne!(items.bootloader, plain.bootloader);
+    let before = listing(store.dir());
+    assert_eq!(materialize_base(&given, &store).unwrap(), items);
+    assert_eq!(listing(store.dir()), before, "a warm import writes nothing");
+
+    // Release sets whose loader.efi is a hard link to loader_lua.efi (as FreeBSD ships
+    // it): the link is broken, loader_lua.efi keeps its bytes.
+    let dist_dir = root.join("dist");
+    fs::create_dir_all(&dist_dir).unwrap();
+    txz(
+        &dist_dir.join("base.txz"),
+        &[
+            E::Dir("./boot/"),
+            E::File("./boot/loader_lua.efi", b"MZ lua loader", 0o555),
+            E::Hard("./boot/loader.efi", "./boot/loader_lua.efi"),
+        ],
+    );
+    good_kernel(&dist_dir);
+    manifest(&dist_dir);
+    let items = materialize_base(&dist(&dist_dir).with_loader_efi(&loader), &store).unwrap();
+    assert_eq!(shipped(&items, "boot/loader.efi"), bytes);
+    assert_eq!(shipped(&items, "boot/loader_lua.efi"), b"MZ lua loader");
+    assert_eq!(store.verify().unwrap(), []);
+    fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn a_loader_that_is_missing_or_not_an_efi_application_is_refused() {
+    let root = temp();
+    let store = Store::open(root.join("store")).unwrap();
+    let before = listing(store.dir());
+    let refused = |file: &Path, expect: &str| {
+        let base = freebsd::sample_base("15.0-RELEASE").with_loader_efi(file);
+        let err = materialize_base(&base, &store).expect_err(expect);
+        assert!(matches!(err, BaseError::LoaderEfi { .. }), "{err}");
+        let text = err.to_string();
+        let named = format!("boot loader `{}` {expect}", file.display());
+        assert!(text.starts_with(&named), "expected `{named}` in: {text}");
+        assert_eq!(
+            listing(store.dir()),
+            before,
+            "the store changed after: {text}"
+        );
+    };
+    refused(&root.join("absent.efi"), "cannot be read");
+    refused(&root, "is not a regular file");
+    let script = root.join("loader.sh");
+    fs::write(&script, "#!/bin/sh\n").unwrap();
+    refused(
+        &script,
+        "is not a PE/EFI image: it does not start with `MZ`",
+    );
+    let arm = root.join("arm64.efi");
+    let mut bytes = efi_app(b"");
+    bytes[0x84..0x86].copy_from_slice(&0xaa64u16.to_le_bytes());
+    fs::write(&arm, &bytes).unwrap();
+    refused(&arm, "is a PE image for machine 0xaa64, not for amd64");
+    fs::remove_dir_all(root).unwrap();
+}

@@ -98,6 +98,30 @@ fn json_written_by_hand_gets_defaults_and_the_same_rules() {
 }
 
 #[test]
+fn a_base_loader_reads_from_json_and_is_held_to_the_same_rule() {
+    let json = |path: &str| {
+        format!(
+            r#"{{ "host_name": "h", "base": {{ "release": "15.0-RELEASE", "loader_efi": "{path}" }} }}"#
+        )
+    };
+    let os = OperatingSystem::from_json(&json("/srv/freebsd/loader.efi")).expect("valid");
+    let given =
+        fruix_core::freebsd::sample_base("15.0-RELEASE").with_loader_efi("/srv/freebsd/loader.efi");
+    assert_eq!(os.base, given);
+    assert_eq!(round_trip(&os), os);
+    assert_eq!(codes(&os), []);
+    let relative = OperatingSystem::from_json(&json("obj/loader.efi")).expect("valid JSON");
+    assert_eq!(
+        codes(&relative),
+        [(Rule::NotAbsolutePath, "base.loader_efi".to_string())]
+    );
+    // Without one, the field is not written: specs without it keep their JSON (and hashes).
+    assert!(!fruix_systems::fruix_freebsd()
+        .to_json()
+        .contains("loader_efi"));
+}
+
+#[test]
 fn json_shape_errors_name_the_problem_and_place() {
     let unknown = OperatingSystem::from_json(r#"{ "host_name": "x", "hostname": "y" }"#)
         .expect_err("unknown field");

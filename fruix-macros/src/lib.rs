@@ -50,7 +50,7 @@
 //! | field | value | example |
 //! |---|---|---|
 //! | `host_name` | string (RFC 1123) | `"fruix-freebsd"` |
-//! | `base` | `sample_base("REL")`, base struct, or expression | `{ release: "15.0-RELEASE", arch: amd64 }` |
+//! | `base` | `sample_base("REL")`, `{ release, arch, source, loader_efi }`, or expression | `{ release: "15.0-RELEASE", arch: amd64, loader_efi: "/usr/obj/loader.efi" }` |
 //! | `kernel` | `{ config, modules }` | `{ config: "GENERIC", modules: ["vmm"] }` |
 //! | `loader` | `{ console, serial_speed, autoboot_delay, menu, entries }` | `{ console: [comconsole, vidconsole] }` |
 //! | `packages` | list of `{ name, version, files \| tree \| source }` | `[{ name: "motd", version: "1", files: { "etc/x": "y" } }]` |
@@ -74,6 +74,8 @@
 //!   nullfs`; FAT types `fat16 fat32`; architectures `amd64 aarch64` (`aarch64` is refused
 //!   until images boot it); image size `auto`.
 //! - **Sizes** are strings such as `"320MiB"`, `"33292KiB"`, `"2G"`, or a number of bytes.
+//! - **Host paths** (`base.loader_efi`: a UEFI loader to ship as `boot/loader.efi`) are
+//!   absolute path strings; the file itself is read when the base is imported.
 //! - **Devices** are `gpt_label("LABEL")` (`/dev/gpt/LABEL`), `device_path("/dev/ada0p2")`, or
 //!   a path string. These call forms are part of the grammar and need no import.
 //! - **Lists** are `[a, b]`; `..expr` inside a list splices in every element of an iterable:

@@ -19,11 +19,24 @@ pub const RELEASE: &str = "15.0-RELEASE";
 /// it the default system uses the generated sample base (offline, placeholder contents).
 pub const DIST_ENV: &str = "FRUIX_FREEBSD_DIST";
 
-/// The base of the default system: real release sets when [`DIST_ENV`] is set.
+/// Environment variable naming a UEFI loader (e.g. a FreeBSD `loader.efi`) for the default
+/// system to ship as `boot/loader.efi`, and so as its ESP's `EFI/BOOT/BOOTX64.EFI`.
+pub const LOADER_ENV: &str = "FRUIX_LOADER_EFI";
+
+/// The base of the default system: real release sets when [`DIST_ENV`] is set, with the
+/// loader [`LOADER_ENV`] names (made absolute against the current directory) if it is set.
 pub fn default_base() -> FreeBsdBase {
-    match std::env::var_os(DIST_ENV) {
+    let base = match std::env::var_os(DIST_ENV) {
         Some(dir) if !dir.is_empty() => freebsd::dist_sets(RELEASE, dir),
         _ => freebsd::sample_base(RELEASE),
+    };
+    match std::env::var_os(LOADER_ENV) {
+        Some(loader) if !loader.is_empty() => {
+            let loader = std::path::PathBuf::from(loader);
+            // A relative path that cannot be made absolute is left for validate() to report.
+            base.with_loader_efi(std::path::absolute(&loader).unwrap_or(loader))
+        }
+        _ => base,
     }
 }
 

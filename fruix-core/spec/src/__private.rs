@@ -7,6 +7,7 @@
 //! violation is decidable from the literal values, and the "did you mean" lookup.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use crate::{FieldPath, OperatingSystem, Violation};
 
@@ -59,6 +60,32 @@ impl IntoOptString for Option<String> {
 /// An optional string field from a string, a `String`, or an `Option` of either.
 pub fn opt_string(value: impl IntoOptString) -> Option<String> {
     value.into_opt_string()
+}
+
+/// Values usable where the spec holds an `Option<PathBuf>`: a path or string, or an
+/// `Option` of one.
+pub trait IntoOptPath {
+    fn into_opt_path(self) -> Option<PathBuf>;
+}
+
+macro_rules! into_opt_path {
+    ($($ty:ty),*) => {$(
+        impl IntoOptPath for $ty {
+            fn into_opt_path(self) -> Option<PathBuf> {
+                Some(self.into())
+            }
+        }
+        impl IntoOptPath for Option<$ty> {
+            fn into_opt_path(self) -> Option<PathBuf> {
+                self.map(Into::into)
+            }
+        }
+    )*};
+}
+into_opt_path!(&str, String, &String, PathBuf, &Path, &PathBuf);
+
+pub fn opt_path(value: impl IntoOptPath) -> Option<PathBuf> {
+    value.into_opt_path()
 }
 
 /// A list of strings from any iterable of string-likes.

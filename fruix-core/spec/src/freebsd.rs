@@ -16,6 +16,7 @@ pub fn sample_base(release: &str) -> FreeBsdBase {
         release: release.to_owned(),
         arch: Arch::Amd64,
         source: BaseSource::Sample,
+        loader_efi: None,
     }
 }
 
@@ -30,6 +31,7 @@ pub fn dist_sets(release: &str, dir: impl Into<PathBuf>) -> FreeBsdBase {
             base_sha256: None,
             kernel_sha256: None,
         },
+        loader_efi: None,
     }
 }
 

@@ -5,6 +5,7 @@
 //! (`base.txz<TAB>sha256<TAB>count<TAB>...` lines), before anything is unpacked. The
 //! import is cached by the sets' hashes, so a warm rebuild reads nothing but the manifest.
 
+use super::loader_efi::LoaderEfi;
 use super::slices::{read_index, BaseError, BaseItems, EntryData, Provenance, Set, Slicer};
 use crate::store::{ImageMeta, Store};
 use crate::FreeBsdBase;
@@ -69,12 +70,14 @@ pub fn materialize(
     };
     let base_sum = expected(base_pin, "base.txz")?;
     let kernel_sum = expected(kernel_pin, "kernel.txz")?;
+    let loader = LoaderEfi::of(base)?;
     let provenance = Provenance {
         release: base.release.clone(),
         arch: base.arch.name().to_owned(),
         source: "dist-sets".to_owned(),
         base_sha256: Some(base_sum.clone()),
         kernel_sha256: Some(kernel_sum.clone()),
+        loader_efi_sha256: loader.as_ref().map(|l| l.sha256.clone()),
     };
     let key = cache_key(&provenance);
     let index = store.build_cached::<BaseError>(&key, |store| {
@@ -96,14 +99,16 @@ pub fn materialize(
         for (file, _, set) in &sets {
             unpack(file, *set, &mut slicer)?;
         }
-        Ok(slicer.finish(store, provenance.clone())?.base)
+        Ok(slicer
+            .finish(store, provenance.clone(), loader.as_ref())?
+            .base)
     })?;
     read_index(store, &index)
 }
 
 /// The build-cache key of a base: what identifies its contents.
 pub(crate) fn cache_key(p: &Provenance) -> String {
-    let text = format!(
+    let mut text = format!(
         "fruix-base-v1\0{}\0{}\0{}\0{}\0{}",
         p.release,
         p.arch,
@@ -111,6 +116,11 @@ pub(crate) fn cache_key(p: &Provenance) -> String {
         p.base_sha256.as_deref().unwrap_or(""),
         p.kernel_sha256.as_deref().unwrap_or("")
     );
+    // Only when given, so that the keys of bases without one stay what they were.
+    if let Some(loader) = &p.loader_efi_sha256 {
+        text.push_str("\0loader-efi\0");
+        text.push_str(loader);
+    }
     format!("base-{}", hex(&Sha256::digest(text.as_bytes())))
 }
 
@@ -214,12 +224,14 @@ pub fn materialize_tree(
     root: &Path,
     store: &Store,
 ) -> Result<BaseItems, BaseError> {
+    let loader = LoaderEfi::of(base)?;
     let provenance = Provenance {
         release: base.release.clone(),
         arch: base.arch.name().to_owned(),
         source: "tree".to_owned(),
         base_sha256: None,
         kernel_sha256: None,
+        loader_efi_sha256: loader.as_ref().map(|l| l.sha256.clone()),
     };
     // Cached by the tree's stamp (names, sizes, inodes, times): an unchanged tree is not
     // read again; any change to it is a new key.
@@ -236,7 +248,9 @@ pub fn materialize_tree(
             &mut slicer,
             &mut std::collections::HashMap::new(),
         )?;
-        Ok(slicer.finish(store, provenance.clone())?.base)
+        Ok(slicer
+            .finish(store, provenance.clone(), loader.as_ref())?
+            .base)
     })?;
     read_index(store, &index)
 }

@@ -5,9 +5,12 @@
 //! `freebsd-bootloader-<release>` (`boot/` of `base.txz`: `loader.efi`, lua scripts,
 //! defaults) and `freebsd-kernel-<release>` (`kernel.txz`: `boot/kernel`). They come from
 //! release distribution sets ([`dist`]) or from a generated sample base ([`sample`]); both
-//! go through the same slicer (which checks and routes every entry), so they are treated alike downstream.
+//! go through the same slicer (which checks and routes every entry), so they are treated
+//! alike downstream. A base may be given its own UEFI loader ([`loader_efi`]), shipped as
+//! `boot/loader.efi`.
 
 pub mod dist;
+pub mod loader_efi;
 pub mod sample;
 mod slices;
 

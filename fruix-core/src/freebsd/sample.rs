@@ -5,6 +5,7 @@
 //! `FRUIX_FREEBSD_DIST` (see the `systems` crate) switches to real release sets.
 
 use super::dist::cache_key;
+use super::loader_efi::LoaderEfi;
 use super::slices::{read_index, BaseError, BaseItems, EntryData, Provenance, Set, Slicer};
 use crate::store::{ImageMeta, Store};
 use crate::FreeBsdBase;
@@ -155,12 +156,14 @@ pub fn placeholder(release: &str, arch: &str, path: &str) -> String {
 
 /// Generates the sample base for `base` into `store` (or finds it there).
 pub fn materialize(base: &FreeBsdBase, store: &Store) -> Result<BaseItems, BaseError> {
+    let loader = LoaderEfi::of(base)?;
     let provenance = Provenance {
         release: base.release.clone(),
         arch: base.arch.name().to_owned(),
         source: "sample".to_owned(),
         base_sha256: Some(SAMPLE_VERSION.to_owned()),
         kernel_sha256: None,
+        loader_efi_sha256: loader.as_ref().map(|l| l.sha256.clone()),
     };
     let key = cache_key(&provenance);
     let index = store.build_cached::<BaseError>(&key, |store| {
@@ -190,7 +193,9 @@ pub fn materialize(base: &FreeBsdBase, store: &Store) -> Result<BaseItems, BaseE
                 slicer.add(set, s.path, data, meta)?;
             }
         }
-        Ok(slicer.finish(store, provenance.clone())?.base)
+        Ok(slicer
+            .finish(store, provenance.clone(), loader.as_ref())?
+            .base)
     })?;
     read_index(store, &index)
 }

@@ -6,6 +6,7 @@
 //! relative, no `..`, not through a symlink, not twice, hard links only to files already
 //! seen, no device nodes, names UTF-8 and at most 255 bytes, paths at most 1023 bytes.
 
+use super::loader_efi::{LoaderEfi, LOADER_PATH};
 use crate::rootfs::RESERVED_TOP_LEVEL;
 use crate::store::hash::{default_meta, EntryKind};
 use crate::store::{file_within, ImageMeta, ItemBuilder, Store, StoreError, StorePath};
@@ -44,6 +45,9 @@ pub struct Provenance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// sha256 of `kernel.txz` as checked, for distribution sets.
     pub kernel_sha256: Option<String>,
+    /// The sha256 of the UEFI loader shipped instead of the base's own, if one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loader_efi_sha256: Option<String>,
 }
 
 /// Why a base could not be imported. The store is left as it was.
@@ -98,6 +102,15 @@ pub enum BaseError {
         #[source]
         /// The underlying error.
         source: std::io::Error,
+    },
+    #[error("boot loader `{}` {why}", path.display())]
+    /// The UEFI loader given to the base cannot be used (unreadable, too large, or not an
+    /// EFI application for the base's architecture).
+    LoaderEfi {
+        /// The loader file given in the declaration.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
     },
     #[error("base index `{0}` is damaged")]
     /// A stored base index item (the argument) cannot be read back.
@@ -343,8 +356,46 @@ impl<'s> Slicer<'s> {
         Ok(())
     }
 
-    /// Commits the three slices and the index item that ties them to their provenance.
-    pub fn finish(self, store: &Store, provenance: Provenance) -> Result<BaseItems, BaseError> {
+    /// Puts `loader` in place of the bootloader slice's `boot/loader.efi`, whatever the base
+    /// had there (a file, maybe hard-linked to `loader_lua.efi`, a symlink, or nothing).
+    fn ship_loader(&mut self, loader: &LoaderEfi) -> Result<(), BaseError> {
+        let refuse = |why: &str| BaseError::LoaderEfi {
+            path: loader.path.clone(),
+            why: format!("cannot take the place of the base's `{LOADER_PATH}`: {why}"),
+        };
+        if self.symlinks.contains("boot") {
+            // Writing through it would write outside the item.
+            return Err(refuse("`boot` is a symlink"));
+        }
+        let builder = &mut self.builders[Slice::Bootloader as usize];
+        let full = builder.prepare(LOADER_PATH)?;
+        let io = |source| BaseError::Io {
+            action: "replacing",
+            path: full.clone(),
+            source,
+        };
+        match std::fs::symlink_metadata(&full) {
+            Ok(md) if md.is_dir() => return Err(refuse("it is a directory")),
+            // Removed, not overwritten: a hard-linked original keeps its other names.
+            Ok(_) => std::fs::remove_file(&full).map_err(io)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(e)),
+        }
+        builder.file(LOADER_PATH, &loader.bytes, true)?;
+        Ok(())
+    }
+
+    /// Commits the three slices and the index item that ties them to their provenance,
+    /// with `loader` (if given) as the bootloader slice's `boot/loader.efi`.
+    pub fn finish(
+        mut self,
+        store: &Store,
+        provenance: Provenance,
+        loader: Option<&LoaderEfi>,
+    ) -> Result<BaseItems, BaseError> {
+        if let Some(loader) = loader {
+            self.ship_loader(loader)?;
+        }
         self.check_loader()?;
         let mut paths = Vec::new();
         for builder in self.builders {
@@ -374,10 +425,10 @@ impl Slicer<'_> {
     /// image, which is said here rather than as a damaged image item later.
     fn check_loader(&self) -> Result<(), BaseError> {
         let boot = self.builders[Slice::Bootloader as usize].root();
-        if file_within(boot, LOADER).is_some() {
+        if file_within(boot, LOADER_PATH).is_some() {
             return Ok(());
         }
-        let problem = if std::fs::symlink_metadata(boot.join(LOADER)).is_ok() {
+        let problem = if std::fs::symlink_metadata(boot.join(LOADER_PATH)).is_ok() {
             "is not a regular file inside the base (a directory, or a link leaving the base)"
         } else {
             "is missing"
@@ -388,9 +439,6 @@ impl Slicer<'_> {
         })
     }
 }
-
-/// FreeBSD's UEFI boot loader, in the bootloader slice.
-const LOADER: &str = "boot/loader.efi";
 
 fn is_exec(path: &std::path::Path) -> bool {
     use std::os::unix::fs::PermissionsExt;

@@ -278,23 +278,34 @@ exit $status
 }
 
 /// `run-qemu.sh`: boots the image under QEMU with OVMF, serial console on stdio.
+/// Environment: `OVMF_CODE`/`OVMF_VARS` (firmware), `FRUIX_DISK` (the writable copy),
+/// `FRUIX_QEMU_ACCEL` (`kvm:tcg` by default: KVM when it works, else emulation),
+/// `FRUIX_SSH_PORT` (host port forwarded to the guest's 22; 2222 by default).
 pub fn run_qemu(host: &str) -> String {
     format!(
         r#"#!/bin/sh
 # Boots this Fruix image under QEMU with OVMF (Debian's ovmf package), serial console
-# on stdio, ssh forwarded from port 2222. The VM works on a writable copy.
+# on stdio (no graphics; Ctrl-A x quits), ssh forwarded from host port 2222
+# (FRUIX_SSH_PORT). The VM works on a writable copy.
 set -e
-{copy}code=${{OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.fd}}
-vars=${{disk%.img}}-vars.fd
+code=${{OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.fd}}
+vars_template=${{OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}}
+for firmware in "$code" "$vars_template"; do
+	if [ ! -r "$firmware" ]; then
+		echo "run-qemu.sh: no OVMF firmware at $firmware (install ovmf, or set OVMF_CODE and OVMF_VARS)" >&2
+		exit 1
+	fi
+done
+{copy}vars=${{disk%.img}}-vars.fd
 if [ ! -e "$vars" ]; then
-	cp "${{OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}}" "$vars"
+	cp "$vars_template" "$vars"
 	chmod u+w "$vars"
 fi
-exec qemu-system-x86_64 -m 2G -smp 2 \
+exec qemu-system-x86_64 -machine accel=${{FRUIX_QEMU_ACCEL:-kvm:tcg}} -cpu max -m 2G -smp 2 \
 	-drive if=pflash,format=raw,unit=0,readonly=on,file="$code" \
 	-drive if=pflash,format=raw,unit=1,file="$vars" \
 	-drive file="$disk",format=raw,if=virtio \
-	-netdev user,id=n0,hostfwd=tcp::2222-:22 -device virtio-net-pci,netdev=n0 \
+	-netdev user,id=n0,hostfwd=tcp::${{FRUIX_SSH_PORT:-2222}}-:22 -device virtio-net-pci,netdev=n0 \
 	-nographic
 "#,
         copy = disk_copy(host)

@@ -164,8 +164,9 @@ fn cache_key(os: &OperatingSystem, base: &BaseItems) -> Result<String, SystemErr
 pub const REDACTED: &str = "*redacted: see etc/master.passwd*";
 
 /// The declaration as recorded in the system: host paths (release-set directories,
-/// package trees) replaced by what identifies their contents, so that the system item
-/// does not depend on where things were on the building host; password hashes redacted.
+/// package trees, a given boot loader) replaced by what identifies their contents, so
+/// that the system item does not depend on where things were on the building host;
+/// password hashes redacted.
 fn portable_spec(os: &OperatingSystem, base: &BaseItems, packages: &[StorePath]) -> String {
     let mut os = os.clone();
     os.base.source = match os.base.source {
@@ -174,6 +175,12 @@ fn portable_spec(os: &OperatingSystem, base: &BaseItems, packages: &[StorePath])
             path: PathBuf::from(base.base.to_string()),
         },
     };
+    if os.base.loader_efi.is_some() {
+        let shipped = base
+            .bootloader
+            .join(crate::freebsd::loader_efi::LOADER_PATH);
+        os.base.loader_efi = Some(PathBuf::from(shipped));
+    }
     // Password hashes are secrets: they live only in the private `etc/master.passwd`.
     for user in &mut os.users {
         if !user.password.is_empty() && user.password != "*" {

@@ -9,6 +9,7 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 use std::collections::BTreeMap;
 use std::fmt::Debug;
+use std::path::PathBuf;
 use std::str::FromStr;
 use syn::{Expr, ExprLit, Lit};
 
@@ -99,6 +100,21 @@ pub fn opt_string(cx: &mut Cx, path: &FieldPath, value: &Value) -> Lowered<Optio
             computed(cx, path, expr, quote!(::fruix_core::__private::opt_string))
         }
         _ => mismatch(cx, path, value, "a string"),
+    }
+}
+
+/// A host path that may be absent: a string literal, or an expression giving a path, a
+/// string, or an `Option` of either.
+pub fn opt_path(cx: &mut Cx, path: &FieldPath, value: &Value) -> Lowered<Option<PathBuf>> {
+    match (literal(value), value) {
+        (Some(Lit::Str(s)), _) => (
+            Some(PathBuf::from(s.value())),
+            quote!(::core::option::Option::Some(::std::path::PathBuf::from(#s))),
+        ),
+        (None, Value::Expr(expr)) => {
+            computed(cx, path, expr, quote!(::fruix_core::__private::opt_path))
+        }
+        _ => mismatch(cx, path, value, "a path string"),
     }
 }
 

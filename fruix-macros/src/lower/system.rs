@@ -2,7 +2,7 @@
 //! sections: base, kernel, loader, image.
 
 use super::entries;
-use super::leaves::{boolean, image_size, int, map, name, size, string, strings};
+use super::leaves::{boolean, image_size, int, map, name, opt_path, size, string, strings};
 use super::{not_literal, set, structure, Cx, Lowered};
 use crate::ast::{Input, Range, Value};
 use fruix_spec::{
@@ -133,7 +133,7 @@ pub fn operating_system(cx: &mut Cx, input: &Input) -> Lowered<OperatingSystem> 
     (os, tokens)
 }
 
-/// `{ release, arch, source }`, `sample_base("15.0-RELEASE")`, or any expression.
+/// `{ release, arch, source, loader_efi }`, `sample_base("15.0-RELEASE")`, or any expression.
 fn base(cx: &mut Cx, path: &FieldPath, value: &Value) -> Lowered<FreeBsdBase> {
     if let Some(release) = sample_base_call(value) {
         cx.at(&path.field("release"), Range::single(release.span()));
@@ -141,7 +141,7 @@ fn base(cx: &mut Cx, path: &FieldPath, value: &Value) -> Lowered<FreeBsdBase> {
         return (base, quote!(::fruix_core::freebsd::sample_base(#release)));
     }
     let ty = quote!(::fruix_core::FreeBsdBase);
-    let fields = &["release", "arch", "source"];
+    let fields = &["release", "arch", "source", "loader_efi"];
     structure(
         cx,
         path,
@@ -158,6 +158,10 @@ fn base(cx: &mut Cx, path: &FieldPath, value: &Value) -> Lowered<FreeBsdBase> {
             "arch" => {
                 let t = set(&mut b.arch, name(cx, p, v, "Arch"));
                 quote!(arch: #t)
+            }
+            "loader_efi" => {
+                let t = set(&mut b.loader_efi, opt_path(cx, p, v));
+                quote!(loader_efi: #t)
             }
             _ => {
                 let t = set(&mut b.source, not_literal(v));

@@ -13,6 +13,11 @@ pub struct FreeBsdBase {
     pub arch: Arch,
     /// Where the base's files come from.
     pub source: BaseSource,
+    /// A UEFI boot loader (a PE image, e.g. a `loader.efi` built by FreeBSD) to ship as
+    /// `boot/loader.efi` instead of the base's own: the image's ESP then carries it as
+    /// `EFI/BOOT/BOOTX64.EFI`. An absolute path on the building host, checked at import.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loader_efi: Option<PathBuf>,
 }
 
 impl Default for FreeBsdBase {
@@ -21,7 +26,16 @@ impl Default for FreeBsdBase {
             release: "15.0-RELEASE".to_owned(),
             arch: Arch::Amd64,
             source: BaseSource::Sample,
+            loader_efi: None,
         }
+    }
+}
+
+impl FreeBsdBase {
+    /// This base with `loader` shipped as `boot/loader.efi` (see [`FreeBsdBase::loader_efi`]).
+    pub fn with_loader_efi(mut self, loader: impl Into<PathBuf>) -> Self {
+        self.loader_efi = Some(loader.into());
+        self
     }
 }
 

@@ -522,15 +522,7 @@ pub(crate) fn check_top_level(os: &OperatingSystem, root: &FieldPath, r: &mut Re
         )
         .help(host_name_help(host));
     }
-    let release = &os.base.release;
-    if !is_release_label(release) {
-        r.error(
-            Rule::ReleaseLabel,
-            root.field("base").field("release"),
-            format!("`{release}` is not a FreeBSD release label"),
-        )
-        .help("write it like `15.0-RELEASE`, `14.3-RELEASE-p2` or `16.0-CURRENT`");
-    }
+    check_base(os, root, r);
     check_arch(os, root, r);
     check_kernel(os, root, r);
     check_packages(os, root, r);
@@ -554,6 +546,41 @@ fn check_arch(os: &OperatingSystem, root: &FieldPath, r: &mut Report) {
             ),
         )
         .help("use `amd64`, with amd64 release sets or tree");
+    }
+}
+
+/// The base's release label and the boot loader it is given (a host path, read at import).
+fn check_base(os: &OperatingSystem, root: &FieldPath, r: &mut Report) {
+    let base = root.field("base");
+    let release = &os.base.release;
+    if !is_release_label(release) {
+        r.error(
+            Rule::ReleaseLabel,
+            base.field("release"),
+            format!("`{release}` is not a FreeBSD release label"),
+        )
+        .help("write it like `15.0-RELEASE`, `14.3-RELEASE-p2` or `16.0-CURRENT`");
+    }
+    if let Some(loader) = &os.base.loader_efi {
+        let shown = loader.to_string_lossy();
+        // A host path, not one in the image: `..` and symlinks are the host's business.
+        let problem = if loader.as_os_str().is_empty() {
+            Some("is empty")
+        } else if !loader.is_absolute() {
+            Some("is not an absolute path")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            r.error(
+                Rule::NotAbsolutePath,
+                base.field("loader_efi"),
+                format!("boot loader `{shown}` {problem}"),
+            )
+            .help(
+                "give the loader's absolute path on the building host, e.g. `/usr/obj/loader.efi`",
+            );
+        }
     }
 }
 

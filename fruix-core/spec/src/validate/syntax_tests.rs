@@ -334,6 +334,29 @@ fn release_kernel_time_zone_and_locale_rules() {
 }
 
 #[test]
+fn the_base_loader_is_an_absolute_host_path() {
+    let mut spec = os();
+    spec.base = crate::freebsd::sample_base("15.0-RELEASE").with_loader_efi("/srv/loader.efi");
+    assert_eq!(broken(&spec), pairs(&[]));
+    spec.base.loader_efi = Some("/srv/freebsd/../obj/loader.efi".into());
+    assert_eq!(broken(&spec), pairs(&[]));
+    for bad in ["loader.efi", "", "./loader.efi"] {
+        spec.base.loader_efi = Some(bad.into());
+        assert_eq!(
+            broken(&spec),
+            pairs(&[("not-absolute-path", "base.loader_efi")]),
+            "{bad:?}"
+        );
+    }
+    spec.base.loader_efi = Some("boot/loader.efi".into());
+    let found = validate_all(&spec);
+    assert_eq!(
+        found[0].message,
+        "boot loader `boot/loader.efi` is not an absolute path"
+    );
+}
+
+#[test]
 fn hosts_rules() {
     let mut spec = os();
     spec.hosts = vec![
