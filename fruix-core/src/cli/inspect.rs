@@ -2,6 +2,7 @@
 
 use crate::image::gpt::{self, Partition, PartitionType, ReadError};
 use crate::image::ufs::Ufs;
+use crate::store::STORE_DIR;
 use fatfs::{FileSystem, FsOptions, NullTimeProvider, StdIoWrapper};
 use std::fs::File;
 use std::io::{Cursor, Read, Seek, SeekFrom};
@@ -131,11 +132,14 @@ fn inspect_ufs(f: &mut File, p: &Partition, facts: &mut Facts) {
             String::from_utf8_lossy(&target).into_owned(),
         ));
     }
-    if let Ok(entries) = fs.lookup(b"frx/store").and_then(|ino| fs.read_dir(ino)) {
+    if let Ok(entries) = fs
+        .lookup(STORE_DIR.as_bytes())
+        .and_then(|ino| fs.read_dir(ino))
+    {
         let mut items: Vec<String> = entries
             .into_iter()
             .filter(|e| e.name != b"." && e.name != b"..")
-            .map(|e| format!("/frx/store/{}", String::from_utf8_lossy(&e.name)))
+            .map(|e| format!("{STORE_DIR}/{}", String::from_utf8_lossy(&e.name)))
             .collect();
         items.sort();
         facts.push((

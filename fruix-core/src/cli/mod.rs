@@ -24,7 +24,7 @@ pub use inspect::{inspect_image, Facts};
 pub use progress::Progress;
 
 use crate::image::{materialize_bhyve_image_with_progress, verify::verify_image};
-use crate::store::{Store, StoreLocation};
+use crate::store::{Store, StoreLocation, STORE_DIR};
 use crate::{OperatingSystem, ToValidated};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -161,7 +161,7 @@ fn open_store(dir: Option<PathBuf>, progress: &Progress) -> Result<Store, String
     };
     if let StoreLocation::UserCache(dir) = &location {
         progress.note(&format!(
-            "/frx/store is not writable; using the store in {}",
+            "{STORE_DIR} is not writable; using the store in {}",
             dir.display()
         ));
     }

@@ -6,9 +6,10 @@
 //! relative, no `..`, not through a symlink, not twice, hard links only to files already
 //! seen, no device nodes, names UTF-8 and at most 255 bytes, paths at most 1023 bytes.
 
+use crate::links::file_within;
 use crate::rootfs::RESERVED_TOP_LEVEL;
 use crate::store::hash::{default_meta, EntryKind};
-use crate::store::{file_within, ImageMeta, ItemBuilder, Store, StoreError, StorePath};
+use crate::store::{ImageMeta, ItemBuilder, Store, StoreError, StorePath};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::io::Read;

@@ -184,7 +184,7 @@ impl Store {
     /// `/usr/share/zoneinfo/...`). `None` when it is missing, not a regular file, or would
     /// leave the item: an item's links never make fruix read a file of the building host.
     pub fn item_file(&self, item: &StorePath, rel: &str) -> Option<PathBuf> {
-        file_within(&self.physical(item), rel)
+        crate::links::file_within(&self.physical(item), rel)
     }
 
     /// Starts building an item called `name`.
@@ -481,50 +481,6 @@ pub(crate) fn remove_tree(path: &Path) -> Result<()> {
     } else {
         fs::remove_file(path).map_err(io("removing", path))
     }
-}
-
-/// The regular file at `rel` under the directory `root`, following symlinks only within
-/// `root` (see [`Store::item_file`]); also used on items still being built.
-pub(crate) fn file_within(root: &Path, rel: &str) -> Option<PathBuf> {
-    let root = root.to_path_buf();
-    let mut todo: Vec<String> = rel.rsplit('/').map(str::to_owned).collect();
-    let mut parts: Vec<String> = Vec::new();
-    let mut hops = 0;
-    while let Some(part) = todo.pop() {
-        match part.as_str() {
-            "" | "." => continue,
-            ".." => {
-                parts.pop()?;
-                continue;
-            }
-            _ => {}
-        }
-        let mut path = root.clone();
-        path.extend(&parts);
-        path.push(&part);
-        let md = fs::symlink_metadata(&path).ok()?;
-        if md.file_type().is_symlink() {
-            hops += 1;
-            if hops > 32 {
-                return None;
-            }
-            let target = fs::read_link(&path).ok()?;
-            let target = target.to_str()?;
-            if target.starts_with('/') {
-                parts.clear();
-            }
-            todo.extend(target.rsplit('/').map(str::to_owned));
-        } else if md.is_dir() || todo.iter().all(|p| p.is_empty() || p == ".") {
-            parts.push(part);
-        } else {
-            return None;
-        }
-    }
-    let mut path = root;
-    path.extend(&parts);
-    fs::symlink_metadata(&path)
-        .is_ok_and(|m| m.is_file())
-        .then_some(path)
 }
 
 #[cfg(test)]

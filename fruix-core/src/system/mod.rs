@@ -31,7 +31,7 @@ mod quote;
 pub mod shepherd;
 
 use crate::freebsd::{materialize_base, BaseError, BaseItems};
-use crate::store::{ImageMeta, Store, StoreError, StorePath};
+use crate::store::{ImageMeta, Store, StoreError, StorePath, STORE_DIR};
 use crate::{BaseSource, OperatingSystem, PackageSource, ToValidated, Violations};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -288,7 +288,10 @@ pub fn load(store: &Store, system: &StorePath) -> Result<SystemClosure, SystemEr
     let item_of = |link: &str| -> Result<StorePath, SystemError> {
         let target = std::fs::read_link(dir.join(link)).map_err(|_| damaged())?;
         let target = target.to_str().ok_or_else(damaged)?;
-        let base = target.strip_prefix("/frx/store/").ok_or_else(damaged)?;
+        let base = target
+            .strip_prefix(STORE_DIR)
+            .and_then(|t| t.strip_prefix('/'))
+            .ok_or_else(damaged)?;
         let item = base.split('/').next().ok_or_else(damaged)?;
         item.parse().map_err(|_| damaged())
     };
