@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use fruix_core::image::ufs::{self, UfsLayout, UfsOptions};
+use fruix_core::ByteSize;
 
 #[derive(Parser)]
 #[command(
@@ -27,10 +28,10 @@ enum Command {
         /// File-system type; only `ufs2`.
         #[arg(short = 't', value_name = "TYPE")]
         fstype: String,
-        /// Image size in bytes, with an optional k, m, g or t suffix; the smallest size
-        /// that holds the tree when omitted.
-        #[arg(short = 's', value_name = "SIZE", value_parser = parse_size)]
-        size: Option<u64>,
+        /// Image size: bytes, or with a unit as sizes print (`320MiB`, `1G`, `512k`); the
+        /// smallest size that holds the tree when omitted.
+        #[arg(short = 's', value_name = "SIZE")]
+        size: Option<ByteSize>,
         /// Options, comma-separated or repeated: `label=NAME`.
         #[arg(short = 'o', value_name = "OPTIONS")]
         options: Vec<String>,
@@ -79,27 +80,6 @@ enum StoreCommand {
     AddRoot { name: String, item: String },
 }
 
-fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let (num, mult) = match s.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let m: u64 = match c.to_ascii_lowercase() {
-                'b' => 1,
-                'k' => 1 << 10,
-                'm' => 1 << 20,
-                'g' => 1 << 30,
-                't' => 1 << 40,
-                _ => return Err(format!("unknown size suffix `{c}`")),
-            };
-            (&s[..i], m)
-        }
-        _ => (s, 1),
-    };
-    let n: u64 = num.parse().map_err(|_| format!("`{s}` is not a size"))?;
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("`{s}` is too large"))
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -110,7 +90,14 @@ fn main() -> ExitCode {
             epoch,
             image,
             directory,
-        } => makefs(&fstype, size, &options, epoch, &image, &directory),
+        } => makefs(
+            &fstype,
+            size.map(|s| s.0),
+            &options,
+            epoch,
+            &image,
+            &directory,
+        ),
         Command::Fsck { image } => fsck(&image),
         Command::Inspect { image } => inspect(&image),
         Command::Store { store, command } => store_command(store, command),

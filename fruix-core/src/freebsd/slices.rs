@@ -6,6 +6,7 @@
 //! relative, no `..`, not through a symlink, not twice, hard links only to files already
 //! seen, no device nodes, names UTF-8 and at most 255 bytes, paths at most 1023 bytes.
 
+use crate::io_error::IoError;
 use crate::links::file_within;
 use crate::rootfs::RESERVED_TOP_LEVEL;
 use crate::store::hash::{default_meta, EntryKind};
@@ -60,13 +61,8 @@ pub enum BaseError {
     Manifest { file: PathBuf, why: String },
     #[error("`{archive}` is not a readable xz-compressed tar archive: {why}")]
     Archive { archive: String, why: String },
-    #[error("{action} `{}`: {source}", path.display())]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     #[error("base index `{0}` is damaged")]
     BadIndex(String),
     #[error("`{archive}`: entry `{entry}`: the base's `/{name}` collides with `{made}`, which Fruix makes in the root file system; remove `{name}` from the base")]
@@ -237,14 +233,10 @@ impl<'s> Slicer<'s> {
                 self.builders[slice as usize]
                     .file_from(&path, data, exec)
                     .map_err(|e| match e {
-                        StoreError::Io { source, .. }
-                            if source.kind() != std::io::ErrorKind::StorageFull =>
-                        {
-                            BaseError::Archive {
-                                archive: self.origin.clone(),
-                                why: format!("reading `{path}`: {source}"),
-                            }
-                        }
+                        StoreError::Io(e) => BaseError::Archive {
+                            archive: self.origin.clone(),
+                            why: format!("reading `{path}`: {}", e.source),
+                        },
                         other => other.into(),
                     })?;
                 self.files.insert(path.clone(), slice);

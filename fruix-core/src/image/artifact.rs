@@ -13,6 +13,7 @@ use super::gpt::{self, write_partition_table};
 use super::layout::{self, ImageSpec, LayoutError, PartitionKind};
 use super::metadata::{self, Metadata};
 use super::ufs::{self, UfsLayout, UfsOptions};
+use crate::io_error::{io, IoError};
 use crate::rootfs::{self, RootfsError};
 use crate::store::{ImageMeta, Store, StoreError, StorePath, STORE_MTIME};
 use crate::system::{build_system, SystemClosure, SystemError};
@@ -42,37 +43,24 @@ pub enum ImageError {
     Write(#[from] ufs::WriteError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{action} `{}`: {source}", path.display())]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(IoError),
     #[error("no space left on the device holding `{}` while {action}; the store is unchanged", path.display())]
     NoSpace { action: &'static str, path: PathBuf },
     #[error("image item `{0}` is damaged: {1}")]
     Damaged(String, String),
 }
 
-fn is_no_space(e: &std::io::Error) -> bool {
-    e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28)
-}
-
-/// Adds the action and path to an I/O error; "no space" gets its own variant.
-fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> ImageError + 'p {
-    move |source| {
-        if is_no_space(&source) {
+/// A full disk is [`ImageError::NoSpace`]: the caller can free space and retry.
+impl From<IoError> for ImageError {
+    fn from(e: IoError) -> ImageError {
+        if e.is_no_space() {
             ImageError::NoSpace {
-                action,
-                path: path.to_owned(),
+                action: e.action,
+                path: e.path,
             }
         } else {
-            ImageError::Io {
-                action,
-                path: path.to_owned(),
-                source,
-            }
+            ImageError::Io(e)
         }
     }
 }
@@ -349,8 +337,10 @@ fn root_item(
             progress(Stage::Root { done, total })
         })
         .map_err(|e| match e {
-            ufs::WriteError::Io(source) => io("writing the root file system", &path)(source),
-            other => other.into(),
+            ufs::WriteError::Io(source) => {
+                ImageError::from(io("writing the root file system", &path)(source))
+            }
+            other => ImageError::from(other),
         })?;
         file.sync_all().map_err(io("syncing", &path))?;
         Ok(b.commit()?)

@@ -13,6 +13,7 @@
 //! /dev /tmp /proc /var /root /home /boot/efi ...   mount points and runtime directories
 //! ```
 
+use crate::io_error::{io, IoError};
 use crate::links::{host_child, resolve, EntryType, HostTree, LinkTree};
 use crate::store::hash::{default_meta, EntryKind};
 use crate::store::{Store, StorePath, STORE_DIR, STORE_MTIME};
@@ -32,21 +33,8 @@ pub enum RootfsError {
     Tree(#[from] TreeError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
-    #[error("{action} `{}`: {source}", path.display())]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> RootfsError + 'p {
-    move |source| RootfsError::Io {
-        action,
-        path: path.to_owned(),
-        source,
-    }
+    #[error(transparent)]
+    Io(#[from] IoError),
 }
 
 const CURRENT: &str = "/run/current-system";

@@ -1,16 +1,13 @@
 //! Store errors: every I/O failure names the file it concerns.
 
-use std::path::{Path, PathBuf};
+pub(crate) use crate::io_error::io;
+use crate::io_error::IoError;
+use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{action} `{}`: {source}", path.display())]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(IoError),
     #[error("no space left on the device holding `{}` while {action}; the store is unchanged", path.display())]
     NoSpace { action: &'static str, path: PathBuf },
     #[error("store directory `{}` cannot be used: {why}", path.display())]
@@ -31,23 +28,16 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Adds the action and path to an I/O error; "no space" gets its own variant.
-pub(crate) fn io<'p>(
-    action: &'static str,
-    path: &'p Path,
-) -> impl FnOnce(std::io::Error) -> StoreError + 'p {
-    move |source| {
-        if source.kind() == std::io::ErrorKind::StorageFull || source.raw_os_error() == Some(28) {
+/// A full disk is [`StoreError::NoSpace`]: the caller can free space and retry.
+impl From<IoError> for StoreError {
+    fn from(e: IoError) -> StoreError {
+        if e.is_no_space() {
             StoreError::NoSpace {
-                action,
-                path: path.to_owned(),
+                action: e.action,
+                path: e.path,
             }
         } else {
-            StoreError::Io {
-                action,
-                path: path.to_owned(),
-                source,
-            }
+            StoreError::Io(e)
         }
     }
 }

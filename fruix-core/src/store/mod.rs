@@ -425,7 +425,8 @@ fn rewrite_self_ref(file: &Path, hash: &str) -> Result<()> {
     fs::set_permissions(file, fs::Permissions::from_mode(mode))
         .map_err(io("setting mode of", file))?;
     let time = filetime::FileTime::from_unix_time(STORE_MTIME, 0);
-    filetime::set_file_times(file, time, time).map_err(io("setting times of", file))
+    filetime::set_file_times(file, time, time).map_err(io("setting times of", file))?;
+    Ok(())
 }
 
 /// The prefix of [`write_atomic`]'s temporary files (`.tmp-<pid>-<seq>-<name>`): no item,
@@ -463,7 +464,8 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 fn sync_dir(dir: &Path) -> Result<()> {
     fs::File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(io("syncing", dir))
+        .map_err(io("syncing", dir))?;
+    Ok(())
 }
 
 /// Removes a tree even when its directories are read-only (as store items are).
@@ -477,9 +479,11 @@ pub(crate) fn remove_tree(path: &Path) -> Result<()> {
         for entry in fs::read_dir(path).map_err(io("listing", path))? {
             remove_tree(&entry.map_err(io("listing", path))?.path())?;
         }
-        fs::remove_dir(path).map_err(io("removing", path))
+        fs::remove_dir(path).map_err(io("removing", path))?;
+        Ok(())
     } else {
-        fs::remove_file(path).map_err(io("removing", path))
+        fs::remove_file(path).map_err(io("removing", path))?;
+        Ok(())
     }
 }
 

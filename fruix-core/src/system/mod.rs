@@ -31,6 +31,7 @@ mod quote;
 pub mod shepherd;
 
 use crate::freebsd::{materialize_base, BaseError, BaseItems};
+use crate::io_error::{io, IoError};
 use crate::store::{ImageMeta, Store, StoreError, StorePath, STORE_DIR};
 use crate::{BaseSource, OperatingSystem, PackageSource, ToValidated, Violations};
 use serde::{Deserialize, Serialize};
@@ -60,25 +61,10 @@ pub enum SystemError {
         first: String,
         second: String,
     },
-    #[error("{action} `{}`: {source}", path.display())]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     #[error("system item `{0}` is damaged")]
     Damaged(String),
-}
-
-impl SystemError {
-    pub(crate) fn io(action: &'static str, path: &Path, source: std::io::Error) -> SystemError {
-        SystemError::Io {
-            action,
-            path: path.to_owned(),
-            source,
-        }
-    }
 }
 
 /// A built system and its parts.
@@ -212,7 +198,7 @@ fn build_uncached(
         )));
     }
     let mut boot_entries: Vec<String> = std::fs::read_dir(&loader_dir)
-        .map_err(|e| SystemError::io("listing", &loader_dir, e))?
+        .map_err(io("listing", &loader_dir))?
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter(|n| n != "kernel")
         .collect();
