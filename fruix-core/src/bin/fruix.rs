@@ -1,12 +1,15 @@
 //! `fruix`: the command-line front end. Parses arguments, calls the library, prints.
-//! Exit codes: 0 success, 1 failure, 2 usage.
+//! Exit codes ([`CliError::exit_code`]): 0 success, 1 failure (fsck, inspect or store
+//! verify found problems, or the command failed), 2 usage, 3 no space left.
 
 use std::fs::File;
 use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use fruix_core::cli::CliError;
 use fruix_core::image::ufs::{self, UfsLayout, UfsOptions};
+use fruix_core::io_error::io;
 use fruix_core::ByteSize;
 
 #[derive(Parser)]
@@ -14,7 +17,7 @@ use fruix_core::ByteSize;
     name = "fruix",
     about = "Declarative FreeBSD systems: file systems, images and the store",
     version,
-    after_help = "Examples:\n  fruix makefs -t ufs2 -o label=root root.img ./rootfs\n  fruix fsck disk.img\n  fruix inspect disk.img\n  fruix store verify --store /frx/store\n  fruix store gc"
+    after_help = "Exit codes: 0 success, 1 problems found or failure, 2 usage, 3 no space left.\n\nExamples:\n  fruix makefs -t ufs2 -o label=root root.img ./rootfs\n  fruix fsck disk.img\n  fruix inspect disk.img\n  fruix store verify --store /frx/store\n  fruix store gc"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -102,13 +105,13 @@ fn main() -> ExitCode {
         Command::Inspect { image } => inspect(&image),
         Command::Store { store, command } => store_command(store, command),
     };
-    result.unwrap_or_else(|message| {
-        eprintln!("fruix: {message}");
-        ExitCode::from(1)
+    result.unwrap_or_else(|e| {
+        eprintln!("fruix: {e}");
+        ExitCode::from(&e)
     })
 }
 
-fn inspect(image: &Path) -> Result<ExitCode, String> {
+fn inspect(image: &Path) -> Result<ExitCode, CliError> {
     let facts = fruix_core::cli::inspect_image(image)?;
     let mut problems = false;
     for (key, value) in facts {
@@ -125,14 +128,14 @@ fn inspect(image: &Path) -> Result<ExitCode, String> {
 fn store_command(
     dir: Option<std::path::PathBuf>,
     command: StoreCommand,
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode, CliError> {
     use fruix_core::store::{Store, StoreLocation};
     let dir = dir.unwrap_or_else(|| StoreLocation::default_location().dir());
-    let store = Store::open(&dir).map_err(|e| e.to_string())?;
+    let store = Store::open(&dir)?;
     match command {
         StoreCommand::Verify => {
-            let items = store.items().map_err(|e| e.to_string())?;
-            let problems = store.verify().map_err(|e| e.to_string())?;
+            let items = store.items()?;
+            let problems = store.verify()?;
             for p in &problems {
                 println!("problem={p}");
             }
@@ -145,7 +148,7 @@ fn store_command(
             })
         }
         StoreCommand::Gc => {
-            let report = store.gc().map_err(|e| e.to_string())?;
+            let report = store.gc()?;
             for item in &report.deleted {
                 println!("deleted={item}");
             }
@@ -154,25 +157,22 @@ fn store_command(
             Ok(ExitCode::SUCCESS)
         }
         StoreCommand::Roots => {
-            for root in store.roots().map_err(|e| e.to_string())? {
+            for root in store.roots()? {
                 println!("root={root}");
             }
             Ok(ExitCode::SUCCESS)
         }
         StoreCommand::AddRoot { name, item } => {
-            let item: fruix_core::store::StorePath = item
-                .parse()
-                .map_err(|e: fruix_core::store::StorePathError| e.to_string())?;
-            store.add_root(&name, &item).map_err(|e| e.to_string())?;
+            let item: fruix_core::store::StorePath = item.parse()?;
+            store.add_root(&name, &item)?;
             println!("root={item}");
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn usage(message: String) -> Result<ExitCode, String> {
-    eprintln!("fruix makefs: {message}");
-    Ok(ExitCode::from(2))
+fn usage(message: String) -> Result<ExitCode, CliError> {
+    Err(CliError::Usage(format!("makefs: {message}")))
 }
 
 fn makefs(
@@ -182,7 +182,7 @@ fn makefs(
     epoch: Option<i64>,
     image: &Path,
     directory: &Path,
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode, CliError> {
     if fstype != "ufs2" {
         return usage(format!("unsupported type `{fstype}` (only ufs2)"));
     }
@@ -202,13 +202,16 @@ fn makefs(
             }
         }
     }
-    let tree = ufs::tree_from_host(directory, epoch).map_err(|e| e.to_string())?;
-    let layout = UfsLayout::plan(&tree, &opts).map_err(|e| e.to_string())?;
+    let tree = ufs::tree_from_host(directory, epoch)?;
+    let layout = UfsLayout::plan(&tree, &opts)?;
     let shown = image.display();
-    let file = File::create(image).map_err(|e| format!("{shown}: {e}"))?;
+    let file = File::create(image).map_err(io("creating", image))?;
     layout
         .write_to_file(&file, 0)
-        .map_err(|e| format!("{shown}: {e}"))?;
+        .map_err(|source| CliError::WriteUfs {
+            path: image.to_owned(),
+            source,
+        })?;
     let g = &layout.geometry;
     println!(
         "{shown}: {} bytes, {} of {} inodes, {} cylinder groups of {} blocks",
@@ -221,12 +224,15 @@ fn makefs(
     Ok(ExitCode::SUCCESS)
 }
 
-fn fsck(image: &Path) -> Result<ExitCode, String> {
+fn fsck(image: &Path) -> Result<ExitCode, CliError> {
     let shown = image.display();
-    let mut file = File::open(image).map_err(|e| format!("{shown}: {e}"))?;
-    let results = ufs::check_image(&mut file).map_err(|e| format!("{shown}: {e}"))?;
+    let mut file = File::open(image).map_err(io("opening", image))?;
+    let results = ufs::check_image(&mut file).map_err(|source| CliError::Gpt {
+        path: image.to_owned(),
+        source,
+    })?;
     if results.is_empty() {
-        return Err(format!("{shown}: no UFS partition found"));
+        return Err(CliError::NoUfs(image.to_owned()));
     }
     let mut bad = false;
     for (name, problems) in results {
