@@ -257,7 +257,7 @@ fn wrong_checksums_truncated_archives_and_bad_manifests_are_refused() {
     // No MANIFEST, nothing pinned.
     let err = materialize_base(&dist(&dist_dir), &store).unwrap_err();
     assert!(
-        matches!(err, BaseError::Io { .. }) && err.to_string().contains("MANIFEST"),
+        matches!(&err, BaseError::Io(e) if e.path.ends_with("MANIFEST")),
         "{err}"
     );
 
@@ -297,7 +297,7 @@ fn wrong_checksums_truncated_archives_and_bad_manifests_are_refused() {
     .unwrap();
     let err = materialize_base(&dist(&dist_dir), &store).unwrap_err();
     assert!(
-        err.to_string().contains("no line for `kernel.txz`"),
+        matches!(&err, BaseError::Manifest { why, .. } if why.contains("kernel.txz")),
         "{err}"
     );
 

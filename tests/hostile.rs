@@ -8,9 +8,11 @@ mod common;
 
 use common::{listing, sha};
 
+use fruix_core::freebsd::BaseError;
 use fruix_core::freebsd::{self, materialize_base};
-use fruix_core::image::{materialize_bhyve_image, verify::verify_image};
+use fruix_core::image::{materialize_bhyve_image, verify::verify_image, ImageError};
 use fruix_core::store::{Store, StorePath};
+use fruix_core::system::SystemError;
 use fruix_core::{OperatingSystem, Rule};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -161,7 +163,12 @@ fn store_mentions(store: &Store, needle: &[u8]) -> Vec<String> {
 }
 
 /// What a build is given (base and kernel entries) and the error it must give, if any.
-type Case<'a> = (&'a str, Vec<E<'a>>, Vec<E<'a>>, Option<&'a str>);
+type Case<'a> = (
+    &'a str,
+    Vec<E<'a>>,
+    Vec<E<'a>>,
+    Option<fn(&ImageError) -> bool>,
+);
 
 #[test]
 fn links_in_a_base_never_make_fruix_read_the_building_host() {
@@ -187,25 +194,37 @@ fn links_in_a_base_never_make_fruix_read_the_building_host() {
             "zone -> host file",
             vec![zone_to_host, copy(&LOADER)],
             vec![copy(&MODULE)],
-            Some("time zone `UTC` is not in the base"),
+            Some(
+                |e| matches!(e, ImageError::System(SystemError::MissingTimeZone { zone, .. }) if zone == "UTC"),
+            ),
         ),
         (
             "zone -> ../../.. out of the item",
             vec![zone_escapes, copy(&LOADER)],
             vec![copy(&MODULE)],
-            Some("time zone `UTC` is not in the base"),
+            Some(
+                |e| matches!(e, ImageError::System(SystemError::MissingTimeZone { zone, .. }) if zone == "UTC"),
+            ),
         ),
         (
             "loader -> host file",
             vec![copy(&ZONE), loader_to_host],
             vec![copy(&MODULE)],
-            Some("boot/loader.efi is not a regular file inside the base"),
+            Some(|e| {
+                matches!(
+                    e,
+                    ImageError::System(SystemError::Base(BaseError::MissingLoader { problem, .. }))
+                        if problem.starts_with("is not a regular file inside the base")
+                )
+            }),
         ),
         (
             "module -> host file",
             vec![copy(&ZONE), copy(&LOADER)],
             vec![module_to_host],
-            Some("kernel module `virtio_console` is not in the kernel"),
+            Some(
+                |e| matches!(e, ImageError::System(SystemError::MissingModule { module, .. }) if module == "virtio_console"),
+            ),
         ),
         (
             "etc -> host directory",
@@ -223,7 +242,7 @@ fn links_in_a_base_never_make_fruix_read_the_building_host() {
         let result = materialize_bhyve_image(&os, &store);
         match (error, result) {
             (Some(expected), Err(e)) => {
-                assert!(e.to_string().contains(expected), "{what}: {e}")
+                assert!(expected(&e), "{what}: {e}")
             }
             (None, Ok(_)) => {}
             (_, other) => panic!("{what}: {:?}", other.map(|a| a.image)),

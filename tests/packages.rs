@@ -101,16 +101,16 @@ fn missing_kernel_modules_and_time_zones_are_named() {
     let store = Store::open(root.join("store")).unwrap();
     let mut os = fruix_systems::fruix_freebsd();
     os.kernel.modules.push("nvidia".into());
-    let err = build_system(&os, &store).unwrap_err().to_string();
+    let err = build_system(&os, &store).unwrap_err();
     assert!(
-        err.contains("kernel module `nvidia` is not in the kernel"),
+        matches!(&err, SystemError::MissingModule { module, .. } if module == "nvidia"),
         "{err}"
     );
     let mut os = fruix_systems::fruix_freebsd();
     os.time_zone = "Europe/Berlin".into();
-    let err = build_system(&os, &store).unwrap_err().to_string();
+    let err = build_system(&os, &store).unwrap_err();
     assert!(
-        err.contains("time zone `Europe/Berlin` is not in the base"),
+        matches!(&err, SystemError::MissingTimeZone { zone, .. } if zone == "Europe/Berlin"),
         "{err}"
     );
     let mut os = fruix_systems::fruix_freebsd();

@@ -23,6 +23,8 @@
 pub mod cli;
 pub mod freebsd;
 pub mod image;
+pub mod io_error;
+pub mod links;
 pub mod rootfs;
 pub mod store;
 pub mod system;

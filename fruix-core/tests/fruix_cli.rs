@@ -179,6 +179,29 @@ fn size_too_small_says_what_is_needed() {
 }
 
 #[test]
+fn makefs_takes_sizes_as_fruix_prints_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    host_tree(&src);
+    let img = dir.path().join("x.img");
+    let size = fruix_core::ByteSize::mib(320).to_string();
+    assert_eq!(size, "320MiB");
+    let out = fruix(&[
+        "makefs",
+        "-t",
+        "ufs2",
+        "-s",
+        &size,
+        img.to_str().unwrap(),
+        src.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(fs::metadata(&img).unwrap().len(), 320 << 20);
+    let out = fruix(&["fsck", img.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
 fn usage_errors_exit_2() {
     assert_eq!(fruix(&["makefs"]).status.code(), Some(2));
     assert_eq!(

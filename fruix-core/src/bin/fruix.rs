@@ -1,19 +1,23 @@
 //! `fruix`: the command-line front end. Parses arguments, calls the library, prints.
-//! Exit codes: 0 success, 1 failure, 2 usage.
+//! Exit codes ([`CliError::exit_code`]): 0 success, 1 failure (fsck, inspect or store
+//! verify found problems, or the command failed), 2 usage, 3 no space left.
 
 use std::fs::File;
 use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use fruix_core::cli::CliError;
 use fruix_core::image::ufs::{self, UfsLayout, UfsOptions};
+use fruix_core::io_error::io;
+use fruix_core::ByteSize;
 
 #[derive(Parser)]
 #[command(
     name = "fruix",
     about = "Declarative FreeBSD systems: file systems, images and the store",
     version,
-    after_help = "Examples:\n  fruix makefs -t ufs2 -o label=root root.img ./rootfs\n  fruix fsck disk.img\n  fruix inspect disk.img\n  fruix store verify --store /frx/store\n  fruix store gc"
+    after_help = "Exit codes: 0 success, 1 problems found or failure, 2 usage, 3 no space left.\n\nExamples:\n  fruix makefs -t ufs2 -o label=root root.img ./rootfs\n  fruix fsck disk.img\n  fruix inspect disk.img\n  fruix store verify --store /frx/store\n  fruix store gc"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -27,10 +31,10 @@ enum Command {
         /// File-system type; only `ufs2`.
         #[arg(short = 't', value_name = "TYPE")]
         fstype: String,
-        /// Image size in bytes, with an optional k, m, g or t suffix; the smallest size
-        /// that holds the tree when omitted.
-        #[arg(short = 's', value_name = "SIZE", value_parser = parse_size)]
-        size: Option<u64>,
+        /// Image size: bytes, or with a unit as sizes print (`320MiB`, `1G`, `512k`); the
+        /// smallest size that holds the tree when omitted.
+        #[arg(short = 's', value_name = "SIZE")]
+        size: Option<ByteSize>,
         /// Options, comma-separated or repeated: `label=NAME`.
         #[arg(short = 'o', value_name = "OPTIONS")]
         options: Vec<String>,
@@ -79,27 +83,6 @@ enum StoreCommand {
     AddRoot { name: String, item: String },
 }
 
-fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let (num, mult) = match s.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let m: u64 = match c.to_ascii_lowercase() {
-                'b' => 1,
-                'k' => 1 << 10,
-                'm' => 1 << 20,
-                'g' => 1 << 30,
-                't' => 1 << 40,
-                _ => return Err(format!("unknown size suffix `{c}`")),
-            };
-            (&s[..i], m)
-        }
-        _ => (s, 1),
-    };
-    let n: u64 = num.parse().map_err(|_| format!("`{s}` is not a size"))?;
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("`{s}` is too large"))
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -110,18 +93,25 @@ fn main() -> ExitCode {
             epoch,
             image,
             directory,
-        } => makefs(&fstype, size, &options, epoch, &image, &directory),
+        } => makefs(
+            &fstype,
+            size.map(|s| s.0),
+            &options,
+            epoch,
+            &image,
+            &directory,
+        ),
         Command::Fsck { image } => fsck(&image),
         Command::Inspect { image } => inspect(&image),
         Command::Store { store, command } => store_command(store, command),
     };
-    result.unwrap_or_else(|message| {
-        eprintln!("fruix: {message}");
-        ExitCode::from(1)
+    result.unwrap_or_else(|e| {
+        eprintln!("fruix: {e}");
+        ExitCode::from(&e)
     })
 }
 
-fn inspect(image: &Path) -> Result<ExitCode, String> {
+fn inspect(image: &Path) -> Result<ExitCode, CliError> {
     let facts = fruix_core::cli::inspect_image(image)?;
     let mut problems = false;
     for (key, value) in facts {
@@ -138,14 +128,14 @@ fn inspect(image: &Path) -> Result<ExitCode, String> {
 fn store_command(
     dir: Option<std::path::PathBuf>,
     command: StoreCommand,
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode, CliError> {
     use fruix_core::store::{Store, StoreLocation};
     let dir = dir.unwrap_or_else(|| StoreLocation::default_location().dir());
-    let store = Store::open(&dir).map_err(|e| e.to_string())?;
+    let store = Store::open(&dir)?;
     match command {
         StoreCommand::Verify => {
-            let items = store.items().map_err(|e| e.to_string())?;
-            let problems = store.verify().map_err(|e| e.to_string())?;
+            let items = store.items()?;
+            let problems = store.verify()?;
             for p in &problems {
                 println!("problem={p}");
             }
@@ -158,7 +148,7 @@ fn store_command(
             })
         }
         StoreCommand::Gc => {
-            let report = store.gc().map_err(|e| e.to_string())?;
+            let report = store.gc()?;
             for item in &report.deleted {
                 println!("deleted={item}");
             }
@@ -167,25 +157,22 @@ fn store_command(
             Ok(ExitCode::SUCCESS)
         }
         StoreCommand::Roots => {
-            for root in store.roots().map_err(|e| e.to_string())? {
+            for root in store.roots()? {
                 println!("root={root}");
             }
             Ok(ExitCode::SUCCESS)
         }
         StoreCommand::AddRoot { name, item } => {
-            let item: fruix_core::store::StorePath = item
-                .parse()
-                .map_err(|e: fruix_core::store::StorePathError| e.to_string())?;
-            store.add_root(&name, &item).map_err(|e| e.to_string())?;
+            let item: fruix_core::store::StorePath = item.parse()?;
+            store.add_root(&name, &item)?;
             println!("root={item}");
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn usage(message: String) -> Result<ExitCode, String> {
-    eprintln!("fruix makefs: {message}");
-    Ok(ExitCode::from(2))
+fn usage(message: String) -> Result<ExitCode, CliError> {
+    Err(CliError::Usage(format!("makefs: {message}")))
 }
 
 fn makefs(
@@ -195,7 +182,7 @@ fn makefs(
     epoch: Option<i64>,
     image: &Path,
     directory: &Path,
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode, CliError> {
     if fstype != "ufs2" {
         return usage(format!("unsupported type `{fstype}` (only ufs2)"));
     }
@@ -215,13 +202,16 @@ fn makefs(
             }
         }
     }
-    let tree = ufs::tree_from_host(directory, epoch).map_err(|e| e.to_string())?;
-    let layout = UfsLayout::plan(&tree, &opts).map_err(|e| e.to_string())?;
+    let tree = ufs::tree_from_host(directory, epoch)?;
+    let layout = UfsLayout::plan(&tree, &opts)?;
     let shown = image.display();
-    let file = File::create(image).map_err(|e| format!("{shown}: {e}"))?;
+    let file = File::create(image).map_err(io("creating", image))?;
     layout
         .write_to_file(&file, 0)
-        .map_err(|e| format!("{shown}: {e}"))?;
+        .map_err(|source| CliError::WriteUfs {
+            path: image.to_owned(),
+            source,
+        })?;
     let g = &layout.geometry;
     println!(
         "{shown}: {} bytes, {} of {} inodes, {} cylinder groups of {} blocks",
@@ -234,12 +224,15 @@ fn makefs(
     Ok(ExitCode::SUCCESS)
 }
 
-fn fsck(image: &Path) -> Result<ExitCode, String> {
+fn fsck(image: &Path) -> Result<ExitCode, CliError> {
     let shown = image.display();
-    let mut file = File::open(image).map_err(|e| format!("{shown}: {e}"))?;
-    let results = ufs::check_image(&mut file).map_err(|e| format!("{shown}: {e}"))?;
+    let mut file = File::open(image).map_err(io("opening", image))?;
+    let results = ufs::check_image(&mut file).map_err(|source| CliError::Gpt {
+        path: image.to_owned(),
+        source,
+    })?;
     if results.is_empty() {
-        return Err(format!("{shown}: no UFS partition found"));
+        return Err(CliError::NoUfs(image.to_owned()));
     }
     let mut bad = false;
     for (name, problems) in results {

@@ -1,7 +1,10 @@
 //! `fruix inspect IMAGE`: what a disk image holds, read with fruix's own readers.
 
+use super::CliError;
 use crate::image::gpt::{self, Partition, PartitionType, ReadError};
 use crate::image::ufs::Ufs;
+use crate::io_error::io;
+use crate::store::STORE_DIR;
 use fatfs::{FileSystem, FsOptions, NullTimeProvider, StdIoWrapper};
 use std::fs::File;
 use std::io::{Cursor, Read, Seek, SeekFrom};
@@ -39,9 +42,9 @@ fn fat_files(bytes: Vec<u8>) -> Result<Vec<(String, u64)>, String> {
 }
 
 /// Reads the partition table and every partition it knows.
-pub fn inspect_image(path: &Path) -> Result<Facts, String> {
-    let mut f = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let size = f.seek(SeekFrom::End(0)).map_err(|e| e.to_string())?;
+pub fn inspect_image(path: &Path) -> Result<Facts, CliError> {
+    let mut f = File::open(path).map_err(io("opening", path))?;
+    let size = f.seek(SeekFrom::End(0)).map_err(io("reading", path))?;
     let mut facts: Facts = vec![
         ("image".into(), path.display().to_string()),
         ("image_size_bytes".into(), size.to_string()),
@@ -53,7 +56,12 @@ pub fn inspect_image(path: &Path) -> Result<Facts, String> {
             }
             read.table.partitions
         }
-        Err(e @ ReadError::Io { .. }) => return Err(e.to_string()),
+        Err(source @ ReadError::Io { .. }) => {
+            return Err(CliError::Gpt {
+                path: path.to_owned(),
+                source,
+            })
+        }
         Err(e) => {
             facts.push(("problem".into(), e.to_string()));
             for problem in e.problems() {
@@ -82,10 +90,17 @@ pub fn inspect_image(path: &Path) -> Result<Facts, String> {
         ));
         match p.partition_type {
             PartitionType::EfiSystem => {
-                let mut bytes = vec![0u8; usize::try_from(p.size()).map_err(|e| e.to_string())?];
+                let Ok(len) = usize::try_from(p.size()) else {
+                    facts.push((
+                        format!("partition.{n}.problem"),
+                        "too large to read into memory".into(),
+                    ));
+                    continue;
+                };
+                let mut bytes = vec![0u8; len];
                 f.seek(SeekFrom::Start(p.offset()))
                     .and_then(|_| f.read_exact(&mut bytes))
-                    .map_err(|e| e.to_string())?;
+                    .map_err(io("reading", path))?;
                 match fat_files(bytes) {
                     Ok(files) => {
                         for (file, len) in files {
@@ -131,11 +146,14 @@ fn inspect_ufs(f: &mut File, p: &Partition, facts: &mut Facts) {
             String::from_utf8_lossy(&target).into_owned(),
         ));
     }
-    if let Ok(entries) = fs.lookup(b"frx/store").and_then(|ino| fs.read_dir(ino)) {
+    if let Ok(entries) = fs
+        .lookup(STORE_DIR.as_bytes())
+        .and_then(|ino| fs.read_dir(ino))
+    {
         let mut items: Vec<String> = entries
             .into_iter()
             .filter(|e| e.name != b"." && e.name != b"..")
-            .map(|e| format!("/frx/store/{}", String::from_utf8_lossy(&e.name)))
+            .map(|e| format!("{STORE_DIR}/{}", String::from_utf8_lossy(&e.name)))
             .collect();
         items.sort();
         facts.push((

@@ -14,17 +14,21 @@
 //! `system-<host>`), so `fruix store gc` keeps what was last built.
 //!
 //! Options: `--store DIR` (or `FRUIX_STORE`), `--json`, `-q/--quiet`. Results go to stdout
-//! as `key=value` lines (or JSON); progress to stderr. Exit codes: 0 ok, 1 failure, 2 usage.
+//! as `key=value` lines (or JSON); progress to stderr. Exit codes (see [`CliError`]): 0 ok,
+//! 1 failure (`verify` found problems, or the build failed), 2 usage or an invalid
+//! declaration, 3 no space left.
 
+mod error;
 mod inspect;
 mod progress;
 
+pub use error::CliError;
 pub use inspect::{inspect_image, Facts};
 
 pub use progress::Progress;
 
 use crate::image::{materialize_bhyve_image_with_progress, verify::verify_image};
-use crate::store::{Store, StoreLocation};
+use crate::store::{Store, StoreLocation, STORE_DIR};
 use crate::{OperatingSystem, ToValidated};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -149,28 +153,28 @@ where
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("fruix: error: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(&e)
         }
     }
 }
 
-fn open_store(dir: Option<PathBuf>, progress: &Progress) -> Result<Store, String> {
+fn open_store(dir: Option<PathBuf>, progress: &Progress) -> Result<Store, CliError> {
     let location = match dir {
         Some(dir) => StoreLocation::FromEnv(dir),
         None => StoreLocation::default_location(),
     };
     if let StoreLocation::UserCache(dir) = &location {
         progress.note(&format!(
-            "/frx/store is not writable; using the store in {}",
+            "{STORE_DIR} is not writable; using the store in {}",
             dir.display()
         ));
     }
-    Store::open(location.dir()).map_err(|e| e.to_string())
+    Ok(Store::open(location.dir())?)
 }
 
-fn execute(os: &OperatingSystem, args: Args) -> Result<(), String> {
+fn execute(os: &OperatingSystem, args: Args) -> Result<(), CliError> {
     // Validated once; every stage below takes the validated system as it is.
-    let os = os.to_validated().map_err(|e| e.to_string())?;
+    let os = os.to_validated()?;
     let os = &*os;
     let verb = args.verb.unwrap_or(Verb::Image);
     let mut out = Results::new(args.json);
@@ -183,14 +187,11 @@ fn execute(os: &OperatingSystem, args: Args) -> Result<(), String> {
     match verb {
         Verb::Image => {
             let artifact =
-                materialize_bhyve_image_with_progress(os, &store, &mut |s| progress.stage(s))
-                    .map_err(|e| e.to_string())?;
+                materialize_bhyve_image_with_progress(os, &store, &mut |s| progress.stage(s))?;
             // What the user asked for survives `fruix store gc`, as Guix's auto roots do.
             let root = format!("image-{}", os.host_name);
-            store
-                .add_root(&root, &artifact.image)
-                .map_err(|e| e.to_string())?;
-            let md = serde_json::to_value(&artifact.metadata).map_err(|e| e.to_string())?;
+            store.add_root(&root, &artifact.image)?;
+            let md = serde_json::to_value(&artifact.metadata)?;
             for key in crate::image::Metadata::KEYS {
                 out.put(key, md.get(*key).cloned().unwrap_or_default());
             }
@@ -201,18 +202,16 @@ fn execute(os: &OperatingSystem, args: Args) -> Result<(), String> {
         }
         Verb::Build | Verb::Closure | Verb::Rootfs { .. } => {
             progress.stage(crate::image::Stage::System);
-            let closure = crate::system::build_system(os, &store).map_err(|e| e.to_string())?;
+            let closure = crate::system::build_system(os, &store)?;
             let root = format!("system-{}", os.host_name);
-            store
-                .add_root(&root, &closure.system)
-                .map_err(|e| e.to_string())?;
+            store.add_root(&root, &closure.system)?;
             out.put("system_store_path", closure.system.to_string());
             out.put("store_item_count", closure.items.len());
             if let Verb::Closure = verb {
                 let mut total = 0;
                 let mut items = Vec::new();
                 for item in &closure.items {
-                    let bytes = store.record(item).map_err(|e| e.to_string())?.content_bytes;
+                    let bytes = store.record(item)?.content_bytes;
                     total += bytes;
                     items.push(if args.json {
                         serde_json::json!({ "path": item.to_string(), "bytes": bytes })
@@ -224,8 +223,8 @@ fn execute(os: &OperatingSystem, args: Args) -> Result<(), String> {
                 out.put("closure_bytes", total);
             }
             if let Verb::Rootfs { out: dir } = verb {
-                let tree = crate::rootfs::root_tree(&store, &closure).map_err(|e| e.to_string())?;
-                crate::rootfs::write_dir(&tree, &dir).map_err(|e| e.to_string())?;
+                let tree = crate::rootfs::root_tree(&store, &closure)?;
+                crate::rootfs::write_dir(&tree, &dir)?;
                 out.put("rootfs", dir.display().to_string());
             }
         }
@@ -233,12 +232,11 @@ fn execute(os: &OperatingSystem, args: Args) -> Result<(), String> {
             let disk = match image {
                 Some(path) => path,
                 None => {
-                    materialize_bhyve_image_with_progress(os, &store, &mut |s| progress.stage(s))
-                        .map_err(|e| e.to_string())?
+                    materialize_bhyve_image_with_progress(os, &store, &mut |s| progress.stage(s))?
                         .disk_image
                 }
             };
-            let report = verify_image(&disk).map_err(|e| e.to_string())?;
+            let report = verify_image(&disk)?;
             out.put("image", disk.display().to_string());
             out.put("passed", report.passed.clone());
             out.put("problem", report.problems.clone());
@@ -248,7 +246,10 @@ fn execute(os: &OperatingSystem, args: Args) -> Result<(), String> {
             return if problems == 0 {
                 Ok(())
             } else {
-                Err(format!("{problems} problem(s) in {}", disk.display()))
+                Err(CliError::Problems {
+                    count: problems,
+                    path: disk,
+                })
             };
         }
         Verb::Describe => {}

@@ -7,6 +7,7 @@
 
 use super::loader_efi::LoaderEfi;
 use super::slices::{read_index, BaseError, BaseItems, EntryData, Provenance, Set, Slicer};
+use crate::io_error::io;
 use crate::store::{ImageMeta, Store};
 use crate::FreeBsdBase;
 use sha2::{Digest, Sha256};
@@ -14,20 +15,9 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-fn io_err<'p>(
-    action: &'static str,
-    path: &'p Path,
-) -> impl FnOnce(std::io::Error) -> BaseError + 'p {
-    move |source| BaseError::Io {
-        action,
-        path: path.to_owned(),
-        source,
-    }
-}
-
 /// The sha256 of a file, streamed.
 pub fn sha256_file(path: &Path) -> Result<String, BaseError> {
-    crate::store::hash::sha256_file(path).map_err(io_err("reading", path))
+    Ok(crate::store::hash::sha256_file(path).map_err(io("reading", path))?)
 }
 
 pub(crate) use crate::store::hash::hex;
@@ -35,7 +25,7 @@ pub(crate) use crate::store::hash::hex;
 /// The sha256 the release's `MANIFEST` in `dir` gives for `set` (e.g. `base.txz`).
 pub fn manifest_sha256(dir: &Path, set: &str) -> Result<String, BaseError> {
     let file = dir.join("MANIFEST");
-    let text = std::fs::read_to_string(&file).map_err(io_err("reading", &file))?;
+    let text = std::fs::read_to_string(&file).map_err(io("reading", &file))?;
     for line in text.lines() {
         let mut fields = line.split('\t');
         if fields.next() == Some(set) {
@@ -151,7 +141,7 @@ fn unpack(file: &Path, set: Set, slicer: &mut Slicer<'_>) -> Result<(), BaseErro
         archive: name.clone(),
         why: e.to_string(),
     };
-    let reader = File::open(file).map_err(io_err("opening", file))?;
+    let reader = File::open(file).map_err(io("opening", file))?;
     let mut archive = tar::Archive::new(xz2::read::XzDecoder::new(reader));
     for entry in archive.entries().map_err(archive_err)? {
         let mut entry = entry.map_err(archive_err)?;
@@ -266,13 +256,13 @@ fn walk_tree(
 ) -> Result<(), BaseError> {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(io_err("listing", dir))?
+        .map_err(io("listing", dir))?
         .map(|e| e.map(|e| e.path()))
         .collect::<Result<_, _>>()
-        .map_err(io_err("listing", dir))?;
+        .map_err(io("listing", dir))?;
     entries.sort();
     for path in entries {
-        let md = std::fs::symlink_metadata(&path).map_err(io_err("reading", &path))?;
+        let md = std::fs::symlink_metadata(&path).map_err(io("reading", &path))?;
         let rel = path
             .strip_prefix(root)
             .unwrap_or(&path)
@@ -294,7 +284,7 @@ fn walk_tree(
             slicer.add(set, &rel, EntryData::Dir, meta)?;
             walk_tree(root, &path, slicer, inodes)?;
         } else if ft.is_symlink() {
-            let target = std::fs::read_link(&path).map_err(io_err("reading link", &path))?;
+            let target = std::fs::read_link(&path).map_err(io("reading link", &path))?;
             slicer.add(
                 set,
                 &rel,
@@ -309,7 +299,7 @@ fn walk_tree(
                 }
                 inodes.insert((md.dev(), md.ino()), rel.clone());
             }
-            let mut file = File::open(&path).map_err(io_err("opening", &path))?;
+            let mut file = File::open(&path).map_err(io("opening", &path))?;
             let exec = md.mode() & 0o111 != 0;
             slicer.add(
                 set,

@@ -7,9 +7,11 @@
 //! seen, no device nodes, names UTF-8 and at most 255 bytes, paths at most 1023 bytes.
 
 use super::loader_efi::{LoaderEfi, LOADER_PATH};
+use crate::io_error::IoError;
+use crate::links::file_within;
 use crate::rootfs::RESERVED_TOP_LEVEL;
 use crate::store::hash::{default_meta, EntryKind};
-use crate::store::{file_within, ImageMeta, ItemBuilder, Store, StoreError, StorePath};
+use crate::store::{ImageMeta, ItemBuilder, Store, StoreError, StorePath};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
@@ -92,17 +94,9 @@ pub enum BaseError {
         /// What the decompressor or tar reader said.
         why: String,
     },
-    #[error("{action} `{}`: {source}", path.display())]
+    #[error(transparent)]
     /// An I/O operation on a base file failed.
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The file concerned.
-        path: PathBuf,
-        #[source]
-        /// The underlying error.
-        source: std::io::Error,
-    },
+    Io(#[from] IoError),
     #[error("boot loader `{}` {why}", path.display())]
     /// The UEFI loader given to the base cannot be used (unreadable, too large, or not an
     /// EFI application for the base's architecture).
@@ -294,14 +288,10 @@ impl<'s> Slicer<'s> {
                 self.builders[slice as usize]
                     .file_from(&path, data, exec)
                     .map_err(|e| match e {
-                        StoreError::Io { source, .. }
-                            if source.kind() != std::io::ErrorKind::StorageFull =>
-                        {
-                            BaseError::Archive {
-                                archive: self.origin.clone(),
-                                why: format!("reading `{path}`: {source}"),
-                            }
-                        }
+                        StoreError::Io(e) => BaseError::Archive {
+                            archive: self.origin.clone(),
+                            why: format!("reading `{path}`: {}", e.source),
+                        },
                         other => other.into(),
                     })?;
                 self.files.insert(path.clone(), slice);
@@ -369,11 +359,7 @@ impl<'s> Slicer<'s> {
         }
         let builder = &mut self.builders[Slice::Bootloader as usize];
         let full = builder.prepare(LOADER_PATH)?;
-        let io = |source| BaseError::Io {
-            action: "replacing",
-            path: full.clone(),
-            source,
-        };
+        let io = |source| BaseError::Io(IoError::new("replacing", &full, source));
         match std::fs::symlink_metadata(&full) {
             Ok(md) if md.is_dir() => return Err(refuse("it is a directory")),
             // Removed, not overwritten: a hard-linked original keeps its other names.

@@ -13,6 +13,7 @@ use super::gpt::{self, write_partition_table};
 use super::layout::{self, ImageSpec, LayoutError, PartitionKind};
 use super::metadata::{self, Metadata};
 use super::ufs::{self, UfsLayout, UfsOptions};
+use crate::io_error::{io, IoError};
 use crate::rootfs::{self, RootfsError};
 use crate::store::{ImageMeta, Store, StoreError, StorePath, STORE_MTIME};
 use crate::system::{build_system, SystemClosure, SystemError};
@@ -50,17 +51,9 @@ pub enum ImageError {
     #[error(transparent)]
     /// The store refused an item.
     Store(#[from] StoreError),
-    #[error("{action} `{}`: {source}", path.display())]
+    #[error(transparent)]
     /// An I/O operation on an image file failed.
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The file concerned.
-        path: PathBuf,
-        #[source]
-        /// The underlying error.
-        source: std::io::Error,
-    },
+    Io(IoError),
     #[error("no space left on the device holding `{}` while {action}; the store is unchanged", path.display())]
     /// The device holding the store is full; the store is unchanged.
     NoSpace {
@@ -74,24 +67,16 @@ pub enum ImageError {
     Damaged(String, String),
 }
 
-fn is_no_space(e: &std::io::Error) -> bool {
-    e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28)
-}
-
-/// Adds the action and path to an I/O error; "no space" gets its own variant.
-fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> ImageError + 'p {
-    move |source| {
-        if is_no_space(&source) {
+/// A full disk is [`ImageError::NoSpace`]: the caller can free space and retry.
+impl From<IoError> for ImageError {
+    fn from(e: IoError) -> ImageError {
+        if e.is_no_space() {
             ImageError::NoSpace {
-                action,
-                path: path.to_owned(),
+                action: e.action,
+                path: e.path,
             }
         } else {
-            ImageError::Io {
-                action,
-                path: path.to_owned(),
-                source,
-            }
+            ImageError::Io(e)
         }
     }
 }
@@ -380,8 +365,10 @@ fn root_item(
             progress(Stage::Root { done, total })
         })
         .map_err(|e| match e {
-            ufs::WriteError::Io(source) => io("writing the root file system", &path)(source),
-            other => other.into(),
+            ufs::WriteError::Io(source) => {
+                ImageError::from(io("writing the root file system", &path)(source))
+            }
+            other => ImageError::from(other),
         })?;
         file.sync_all().map_err(io("syncing", &path))?;
         Ok(b.commit()?)

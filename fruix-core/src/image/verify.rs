@@ -5,9 +5,10 @@
 use super::esp::read_loader;
 use super::gpt::{self, Partition, PartitionType, Problem, ReadError, Table, TableCopy};
 use super::ufs::{self, FileType, Ufs};
+use crate::links;
 use crate::store::hash::{digest_source, ItemSource, SelfRefs, SourceEntry};
 use crate::store::refs_scanner;
-use crate::store::{ImageMeta, StoreError, StorePath};
+use crate::store::{ImageMeta, StoreError, StorePath, STORE_DIR};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
@@ -83,61 +84,12 @@ fn check_gpt(f: &mut File, report: &mut ImageReport) -> Result<Option<Table>, st
     Ok(Some(read.table))
 }
 
-/// Follows a path in the image, symlinks included (absolute targets restart at the root),
-/// as the kernel and the loader do. Returns the final inode.
+/// Follows a path in the image, symlinks included, as the kernel and the loader do.
+/// Returns the final inode.
 fn resolve<R: Read + Seek>(fs: &mut Ufs<R>, path: &str) -> Result<u64, String> {
-    let mut todo: Vec<String> = path
-        .split('/')
-        .filter(|p| !p.is_empty())
-        .rev()
-        .map(str::to_owned)
-        .collect();
-    let mut stack: Vec<u64> = vec![2];
-    let mut hops = 0;
-    while let Some(part) = todo.pop() {
-        let dir = *stack.last().unwrap_or(&2);
-        match part.as_str() {
-            "." => continue,
-            ".." => {
-                if stack.len() > 1 {
-                    stack.pop();
-                }
-                continue;
-            }
-            _ => {}
-        }
-        let entries = fs.read_dir(dir).map_err(|e| format!("{path}: {e}"))?;
-        let ino = entries
-            .iter()
-            .find(|e| e.name == part.as_bytes())
-            .map(|e| e.ino)
-            .ok_or_else(|| format!("{path}: `{part}` not found"))?;
-        let stat = fs.stat(ino).map_err(|e| format!("{path}: {e}"))?;
-        if stat.ftype == FileType::Symlink {
-            hops += 1;
-            if hops > 32 {
-                return Err(format!("{path}: too many symbolic links"));
-            }
-            let target = fs.read_link(ino).map_err(|e| format!("{path}: {e}"))?;
-            let target = String::from_utf8_lossy(&target).into_owned();
-            if target.starts_with('/') {
-                stack.truncate(1);
-            }
-            todo.extend(
-                target
-                    .split('/')
-                    .filter(|p| !p.is_empty())
-                    .rev()
-                    .map(str::to_owned),
-            );
-        } else {
-            stack.push(ino);
-        }
-    }
-    stack
-        .last()
-        .copied()
-        .ok_or_else(|| format!("{path}: empty"))
+    links::resolve(fs, path.as_bytes())
+        .map(|(ino, _)| ino)
+        .map_err(|e| format!("{path}: {e}"))
 }
 
 fn read_all<R: Read + Seek>(fs: &mut Ufs<R>, ino: u64) -> Result<Vec<u8>, String> {
@@ -370,9 +322,12 @@ fn check_topology<R: Read + Seek>(fs: &mut Ufs<R>, root: &Partition, report: &mu
 }
 
 fn check_items<R: Read + Seek>(fs: &mut Ufs<R>, report: &mut ImageReport) {
-    let entries = match fs.lookup(b"frx/store").and_then(|ino| fs.read_dir(ino)) {
+    let entries = match fs
+        .lookup(STORE_DIR.as_bytes())
+        .and_then(|ino| fs.read_dir(ino))
+    {
         Ok(entries) => entries,
-        Err(e) => return report.fail(format!("/frx/store: {e}")),
+        Err(e) => return report.fail(format!("{STORE_DIR}: {e}")),
     };
     let items: Vec<StorePath> = entries
         .iter()
@@ -386,7 +341,7 @@ fn check_items<R: Read + Seek>(fs: &mut Ufs<R>, report: &mut ImageReport) {
     for item in &items {
         let source = ImageItem {
             fs,
-            root: format!("frx/store/{}", item.base_name()),
+            root: format!("{STORE_DIR}/{}", item.base_name()),
             name: item.name().to_owned(),
         };
         let no_self = SelfRefs {
@@ -417,7 +372,7 @@ fn check_items<R: Read + Seek>(fs: &mut Ufs<R>, report: &mut ImageReport) {
     }
     if bad == 0 {
         report.pass(format!(
-            "all {} store items in /frx/store re-hash to their names",
+            "all {} store items in {STORE_DIR} re-hash to their names",
             items.len()
         ));
     }
@@ -431,9 +386,11 @@ fn check_items<R: Read + Seek>(fs: &mut Ufs<R>, report: &mut ImageReport) {
             .map(str::to_owned)
             .collect();
         if missing.is_empty() {
-            report.pass("every item of the system's closure is in /frx/store");
+            report.pass(format!(
+                "every item of the system's closure is in {STORE_DIR}"
+            ));
         } else {
-            report.fail(format!("missing from /frx/store: {}", missing.join(", ")));
+            report.fail(format!("missing from {STORE_DIR}: {}", missing.join(", ")));
         }
     }
 }

@@ -13,8 +13,10 @@
 //! /dev /tmp /proc /var /root /home /boot/efi ...   mount points and runtime directories
 //! ```
 
+use crate::io_error::{io, IoError};
+use crate::links::{host_child, resolve, EntryType, HostTree, LinkTree};
 use crate::store::hash::{default_meta, EntryKind};
-use crate::store::{Store, StorePath, STORE_MTIME};
+use crate::store::{Store, StorePath, STORE_DIR, STORE_MTIME};
 use crate::system::SystemClosure;
 use crate::tree::{Content, Dir, FileTree, Meta, Node, NodeKind, TreeError};
 use std::collections::HashMap;
@@ -33,25 +35,9 @@ pub enum RootfsError {
     #[error(transparent)]
     /// The store could not be read.
     Store(#[from] crate::store::StoreError),
-    #[error("{action} `{}`: {source}", path.display())]
+    #[error(transparent)]
     /// An I/O operation failed.
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The file concerned.
-        path: PathBuf,
-        #[source]
-        /// The underlying error.
-        source: std::io::Error,
-    },
-}
-
-fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> RootfsError + 'p {
-    move |source| RootfsError::Io {
-        action,
-        path: path.to_owned(),
-        source,
-    }
+    Io(#[from] IoError),
 }
 
 const CURRENT: &str = "/run/current-system";
@@ -61,7 +47,7 @@ const CURRENT: &str = "/run/current-system";
 pub const RESERVED_TOP_LEVEL: &[(&str, &str)] = &[
     ("run", CURRENT),
     ("activate", "/activate"),
-    ("frx", "/frx/store"),
+    ("frx", STORE_DIR),
 ];
 const DIR: Meta = Meta::root(0o755, STORE_MTIME);
 
@@ -109,7 +95,7 @@ pub fn root_tree(store: &Store, system: &SystemClosure) -> Result<FileTree, Root
     mirror(
         &mut tree,
         store,
-        &profile.join("etc"),
+        &format!("{}/etc", system.profile),
         "etc",
         &format!("{CURRENT}/profile/etc"),
         &[],
@@ -139,7 +125,7 @@ pub fn root_tree(store: &Store, system: &SystemClosure) -> Result<FileTree, Root
     mirror(
         &mut tree,
         store,
-        &profile.join("usr"),
+        &format!("{}/usr", system.profile),
         "usr",
         &format!("{CURRENT}/profile/usr"),
         &real,
@@ -218,31 +204,75 @@ fn remove(tree: &mut FileTree, path: &str) {
     dir.entries.remove(last.as_bytes());
 }
 
-/// The physical path of `path`, following symlinks into the store (whose targets name
-/// the logical `/frx/store`, which need not exist on the building host).
-fn resolve(store: &Store, path: &Path) -> PathBuf {
-    let mut path = path.to_path_buf();
-    // Bounded like the kernel's own symlink loop limit.
-    for _ in 0..32 {
-        let Ok(target) = fs::read_link(&path) else {
-            break;
-        };
-        let logical = target.to_string_lossy().into_owned();
-        let Some(rest) = logical.strip_prefix("/frx/store/") else {
-            break;
-        };
-        path = store.dir().join(rest);
-    }
-    path
+/// The store as a system sees it: only its logical `/frx/store` (mapped to the physical
+/// store directory) exists, so links into other items are followed and nothing of the
+/// building host is.
+struct StoreView<'s>(&'s Store);
+
+#[derive(Clone)]
+enum ViewNode {
+    /// The directory made of the first `n` components of [`STORE_DIR`].
+    Logical(usize),
+    Physical(PathBuf),
 }
 
-/// Makes `rel` a real directory mirroring the profile directory `source`: subdirectories
+fn store_dir_components() -> impl Iterator<Item = &'static str> {
+    STORE_DIR.split('/').filter(|c| !c.is_empty())
+}
+
+impl LinkTree for StoreView<'_> {
+    type Node = ViewNode;
+    type Error = std::io::Error;
+    fn root(&mut self) -> std::io::Result<ViewNode> {
+        Ok(ViewNode::Logical(0))
+    }
+    fn child(
+        &mut self,
+        dir: &ViewNode,
+        name: &[u8],
+    ) -> std::io::Result<Option<(ViewNode, EntryType)>> {
+        match dir {
+            ViewNode::Physical(dir) => {
+                Ok(host_child(dir, name)?.map(|(path, kind)| (ViewNode::Physical(path), kind)))
+            }
+            ViewNode::Logical(n) => {
+                if store_dir_components().nth(*n).map(str::as_bytes) != Some(name) {
+                    return Ok(None);
+                }
+                let next = if n + 1 == store_dir_components().count() {
+                    ViewNode::Physical(self.0.dir().to_path_buf())
+                } else {
+                    ViewNode::Logical(n + 1)
+                };
+                Ok(Some((next, EntryType::Dir)))
+            }
+        }
+    }
+    fn read_link(&mut self, link: &ViewNode) -> std::io::Result<Vec<u8>> {
+        match link {
+            ViewNode::Physical(path) => HostTree(path).read_link(path),
+            ViewNode::Logical(_) => Err(std::io::ErrorKind::InvalidInput.into()),
+        }
+    }
+}
+
+/// The physical directory the logical `path` (under `/frx/store`) resolves to, if it
+/// resolves to a directory.
+fn physical_dir(store: &Store, path: &str) -> Option<PathBuf> {
+    match resolve(&mut StoreView(store), path.as_bytes()) {
+        Ok((ViewNode::Physical(dir), EntryType::Dir)) => Some(dir),
+        _ => None,
+    }
+}
+
+/// Makes `rel` a real directory mirroring the profile directory `source` (a logical path
+/// under `/frx/store`): subdirectories
 /// are real under `etc` and where `real_dirs` asks for them; everything else links to
 /// `target`.
 fn mirror(
     tree: &mut FileTree,
     store: &Store,
-    source: &Path,
+    source: &str,
     rel: &str,
     target: &str,
     real_dirs: &[&str],
@@ -250,12 +280,15 @@ fn mirror(
     if tree.get(rel.as_bytes()).is_none() {
         tree.insert(rel.as_bytes(), dir(0o755), DIR)?;
     }
-    let here = resolve(store, source);
-    for name in list(&here)? {
+    let names = match physical_dir(store, source) {
+        Some(here) => list(&here)?,
+        None => Vec::new(),
+    };
+    for name in names {
         let child = format!("{rel}/{name}");
         let child_target = format!("{target}/{name}");
-        let child_source = resolve(store, &here.join(&name));
-        let is_dir = fs::symlink_metadata(&child_source).is_ok_and(|m| m.is_dir());
+        let child_source = format!("{source}/{name}");
+        let is_dir = physical_dir(store, &child_source).is_some();
         let wanted = real_dirs
             .iter()
             .any(|r| *r == child || r.starts_with(&format!("{child}/")));
@@ -274,7 +307,7 @@ fn mirror(
                 mirror(
                     tree,
                     store,
-                    &here.join(name),
+                    &format!("{source}/{name}"),
                     &next,
                     &format!("{target}/{name}"),
                     real_dirs,
@@ -289,7 +322,7 @@ fn mirror(
 fn add_item(tree: &mut FileTree, store: &Store, item: &StorePath) -> Result<(), RootfsError> {
     let record = store.record(item)?;
     let root = store.physical(item);
-    let prefix = format!("frx/store/{}", item.base_name());
+    let prefix = format!("{}/{}", STORE_DIR.trim_start_matches('/'), item.base_name());
     let mut links: HashMap<(u64, u64), Vec<u8>> = HashMap::new();
     let mut todo = vec![(root.clone(), String::new())];
     while let Some((path, rel)) = todo.pop() {

@@ -94,7 +94,8 @@ impl<'s> ItemBuilder<'s> {
     pub fn hard_link(&mut self, rel: &str, existing: &str) -> Result<()> {
         let from = self.prepare(existing)?;
         let to = self.prepare(rel)?;
-        fs::hard_link(&from, &to).map_err(io("linking", &to))
+        fs::hard_link(&from, &to).map_err(io("linking", &to))?;
+        Ok(())
     }
 
     /// Copies a regular file from `src` (streamed).
@@ -107,13 +108,15 @@ impl<'s> ItemBuilder<'s> {
     /// Creates a directory.
     pub fn dir(&mut self, rel: &str) -> Result<()> {
         let full = self.prepare(rel)?;
-        fs::create_dir_all(&full).map_err(io("creating", &full))
+        fs::create_dir_all(&full).map_err(io("creating", &full))?;
+        Ok(())
     }
 
     /// Creates a symbolic link.
     pub fn symlink(&mut self, rel: &str, target: &str) -> Result<()> {
         let full = self.prepare(rel)?;
-        std::os::unix::fs::symlink(target, &full).map_err(io("linking", &full))
+        std::os::unix::fs::symlink(target, &full).map_err(io("linking", &full))?;
+        Ok(())
     }
 
     /// The item's own future store path, for files written with [`Self::file_with_self_ref`].
@@ -163,7 +166,9 @@ impl Drop for ItemBuilder<'_> {
 
 fn set_exec(path: &Path, exec: bool) -> Result<()> {
     let mode = if exec { 0o755 } else { 0o644 };
-    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(io("setting mode of", path))
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .map_err(io("setting mode of", path))?;
+    Ok(())
 }
 
 /// The fixed time every store entry carries (1970-01-01T00:00:01Z, as Nix).
@@ -195,8 +200,8 @@ fn canonicalize_at(path: &Path, rel: &str, overlay: &BTreeMap<String, ImageMeta>
     let md = fs::symlink_metadata(path).map_err(io("reading", path))?;
     let time = filetime::FileTime::from_unix_time(STORE_MTIME, 0);
     if md.file_type().is_symlink() {
-        return filetime::set_symlink_file_times(path, time, time)
-            .map_err(io("setting times of", path));
+        filetime::set_symlink_file_times(path, time, time).map_err(io("setting times of", path))?;
+        return Ok(());
     }
     if md.is_dir() {
         for entry in fs::read_dir(path).map_err(io("listing", path))? {
@@ -221,5 +226,6 @@ fn canonicalize_at(path: &Path, rel: &str, overlay: &BTreeMap<String, ImageMeta>
         )
         .map_err(io("setting mode of", path))?;
     }
-    filetime::set_file_times(path, time, time).map_err(io("setting times of", path))
+    filetime::set_file_times(path, time, time).map_err(io("setting times of", path))?;
+    Ok(())
 }

@@ -1,21 +1,15 @@
 //! Store errors: every I/O failure names the file it concerns.
 
-use std::path::{Path, PathBuf};
+pub(crate) use crate::io_error::io;
+use crate::io_error::IoError;
+use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 /// Why a store operation failed. A failed operation leaves the store as it was.
 pub enum StoreError {
-    #[error("{action} `{}`: {source}", path.display())]
+    #[error(transparent)]
     /// An I/O operation on a store file failed.
-    Io {
-        /// What was being done ("creating", "renaming"...).
-        action: &'static str,
-        /// The file or directory concerned.
-        path: PathBuf,
-        #[source]
-        /// The underlying error.
-        source: std::io::Error,
-    },
+    Io(IoError),
     #[error("no space left on the device holding `{}` while {action}; the store is unchanged", path.display())]
     /// The device holding the store is full; nothing was registered.
     NoSpace {
@@ -61,23 +55,16 @@ pub enum StoreError {
 /// Results of store operations.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Adds the action and path to an I/O error; "no space" gets its own variant.
-pub(crate) fn io<'p>(
-    action: &'static str,
-    path: &'p Path,
-) -> impl FnOnce(std::io::Error) -> StoreError + 'p {
-    move |source| {
-        if source.kind() == std::io::ErrorKind::StorageFull || source.raw_os_error() == Some(28) {
+/// A full disk is [`StoreError::NoSpace`]: the caller can free space and retry.
+impl From<IoError> for StoreError {
+    fn from(e: IoError) -> StoreError {
+        if e.is_no_space() {
             StoreError::NoSpace {
-                action,
-                path: path.to_owned(),
+                action: e.action,
+                path: e.path,
             }
         } else {
-            StoreError::Io {
-                action,
-                path: path.to_owned(),
-                source,
-            }
+            StoreError::Io(e)
         }
     }
 }

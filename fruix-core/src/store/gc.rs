@@ -116,7 +116,9 @@ impl Store {
     pub fn remove_root(&self, name: &str) -> Result<()> {
         let file = self.meta_dir().join("roots").join(name);
         match fs::remove_file(&file) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io("removing", &file)(e)),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(io("removing", &file)(e).into())
+            }
             _ => Ok(()),
         }
     }

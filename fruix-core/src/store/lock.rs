@@ -10,12 +10,12 @@ pub struct Lock {
 }
 
 fn open(path: &Path) -> Result<File> {
-    OpenOptions::new()
+    Ok(OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(path)
-        .map_err(io("opening lock", path))
+        .map_err(io("opening lock", path))?)
 }
 
 impl Lock {
@@ -38,6 +38,6 @@ pub fn try_lock(path: &Path) -> Result<Option<Lock>> {
     match file.try_lock() {
         Ok(()) => Ok(Some(Lock { _file: file })),
         Err(TryLockError::WouldBlock) => Ok(None),
-        Err(TryLockError::Error(e)) => Err(io("locking", path)(e)),
+        Err(TryLockError::Error(e)) => Err(io("locking", path)(e).into()),
     }
 }

@@ -186,7 +186,7 @@ impl Store {
     /// `/usr/share/zoneinfo/...`). `None` when it is missing, not a regular file, or would
     /// leave the item: an item's links never make fruix read a file of the building host.
     pub fn item_file(&self, item: &StorePath, rel: &str) -> Option<PathBuf> {
-        file_within(&self.physical(item), rel)
+        crate::links::file_within(&self.physical(item), rel)
     }
 
     /// Starts building an item called `name`.
@@ -427,7 +427,8 @@ fn rewrite_self_ref(file: &Path, hash: &str) -> Result<()> {
     fs::set_permissions(file, fs::Permissions::from_mode(mode))
         .map_err(io("setting mode of", file))?;
     let time = filetime::FileTime::from_unix_time(STORE_MTIME, 0);
-    filetime::set_file_times(file, time, time).map_err(io("setting times of", file))
+    filetime::set_file_times(file, time, time).map_err(io("setting times of", file))?;
+    Ok(())
 }
 
 /// The prefix of [`write_atomic`]'s temporary files (`.tmp-<pid>-<seq>-<name>`): no item,
@@ -465,7 +466,8 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 fn sync_dir(dir: &Path) -> Result<()> {
     fs::File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(io("syncing", dir))
+        .map_err(io("syncing", dir))?;
+    Ok(())
 }
 
 /// Removes a tree even when its directories are read-only (as store items are).
@@ -479,54 +481,12 @@ pub(crate) fn remove_tree(path: &Path) -> Result<()> {
         for entry in fs::read_dir(path).map_err(io("listing", path))? {
             remove_tree(&entry.map_err(io("listing", path))?.path())?;
         }
-        fs::remove_dir(path).map_err(io("removing", path))
+        fs::remove_dir(path).map_err(io("removing", path))?;
+        Ok(())
     } else {
-        fs::remove_file(path).map_err(io("removing", path))
+        fs::remove_file(path).map_err(io("removing", path))?;
+        Ok(())
     }
-}
-
-/// The regular file at `rel` under the directory `root`, following symlinks only within
-/// `root` (see [`Store::item_file`]); also used on items still being built.
-pub(crate) fn file_within(root: &Path, rel: &str) -> Option<PathBuf> {
-    let root = root.to_path_buf();
-    let mut todo: Vec<String> = rel.rsplit('/').map(str::to_owned).collect();
-    let mut parts: Vec<String> = Vec::new();
-    let mut hops = 0;
-    while let Some(part) = todo.pop() {
-        match part.as_str() {
-            "" | "." => continue,
-            ".." => {
-                parts.pop()?;
-                continue;
-            }
-            _ => {}
-        }
-        let mut path = root.clone();
-        path.extend(&parts);
-        path.push(&part);
-        let md = fs::symlink_metadata(&path).ok()?;
-        if md.file_type().is_symlink() {
-            hops += 1;
-            if hops > 32 {
-                return None;
-            }
-            let target = fs::read_link(&path).ok()?;
-            let target = target.to_str()?;
-            if target.starts_with('/') {
-                parts.clear();
-            }
-            todo.extend(target.rsplit('/').map(str::to_owned));
-        } else if md.is_dir() || todo.iter().all(|p| p.is_empty() || p == ".") {
-            parts.push(part);
-        } else {
-            return None;
-        }
-    }
-    let mut path = root;
-    path.extend(&parts);
-    fs::symlink_metadata(&path)
-        .is_ok_and(|m| m.is_file())
-        .then_some(path)
 }
 
 #[cfg(test)]

@@ -31,7 +31,8 @@ mod quote;
 pub mod shepherd;
 
 use crate::freebsd::{materialize_base, BaseError, BaseItems};
-use crate::store::{ImageMeta, Store, StoreError, StorePath};
+use crate::io_error::{io, IoError};
+use crate::store::{ImageMeta, Store, StoreError, StorePath, STORE_DIR};
 use crate::{BaseSource, OperatingSystem, PackageSource, ToValidated, Violations};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -85,30 +86,12 @@ pub enum SystemError {
         /// The second item providing it.
         second: String,
     },
-    #[error("{action} `{}`: {source}", path.display())]
+    #[error(transparent)]
     /// An I/O operation on a system file failed.
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The file concerned.
-        path: PathBuf,
-        #[source]
-        /// The underlying error.
-        source: std::io::Error,
-    },
+    Io(#[from] IoError),
     #[error("system item `{0}` is damaged")]
     /// A stored system item (the argument) cannot be read back.
     Damaged(String),
-}
-
-impl SystemError {
-    pub(crate) fn io(action: &'static str, path: &Path, source: std::io::Error) -> SystemError {
-        SystemError::Io {
-            action,
-            path: path.to_owned(),
-            source,
-        }
-    }
 }
 
 /// A built system and its parts.
@@ -251,7 +234,7 @@ fn build_uncached(
         )));
     }
     let mut boot_entries: Vec<String> = std::fs::read_dir(&loader_dir)
-        .map_err(|e| SystemError::io("listing", &loader_dir, e))?
+        .map_err(io("listing", &loader_dir))?
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter(|n| n != "kernel")
         .collect();
@@ -327,7 +310,10 @@ pub fn load(store: &Store, system: &StorePath) -> Result<SystemClosure, SystemEr
     let item_of = |link: &str| -> Result<StorePath, SystemError> {
         let target = std::fs::read_link(dir.join(link)).map_err(|_| damaged())?;
         let target = target.to_str().ok_or_else(damaged)?;
-        let base = target.strip_prefix("/frx/store/").ok_or_else(damaged)?;
+        let base = target
+            .strip_prefix(STORE_DIR)
+            .and_then(|t| t.strip_prefix('/'))
+            .ok_or_else(damaged)?;
         let item = base.split('/').next().ok_or_else(damaged)?;
         item.parse().map_err(|_| damaged())
     };

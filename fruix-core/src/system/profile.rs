@@ -26,9 +26,9 @@ fn merge(
 ) -> Result<(), SystemError> {
     let mut names = BTreeSet::new();
     for (_, dir) in sources {
-        let listing = fs::read_dir(dir).map_err(|e| SystemError::io("listing", dir, e))?;
+        let listing = fs::read_dir(dir).map_err(crate::io_error::io("listing", dir))?;
         for entry in listing {
-            let entry = entry.map_err(|e| SystemError::io("listing", dir, e))?;
+            let entry = entry.map_err(crate::io_error::io("listing", dir))?;
             if let Ok(name) = entry.file_name().into_string() {
                 names.insert(name);
             }

@@ -4,25 +4,20 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
 
+use crate::io_error::{io, IoError};
 use crate::tree::{Content, Dir, FileTree, Meta, Node, NodeKind};
 
 #[derive(Debug, thiserror::Error)]
 /// Why a host directory could not be read into a tree.
 pub enum HostTreeError {
-    #[error("`{path}`: {source}")]
+    #[error(transparent)]
     /// A file or directory of the host tree could not be read.
-    Io {
-        /// The path on the host.
-        path: PathBuf,
-        /// The underlying error.
-        source: io::Error,
-    },
+    Io(#[from] IoError),
     #[error("`{0}` is not a directory")]
     /// The given root (the argument) is not a directory.
     NotADirectory(PathBuf),
@@ -35,7 +30,7 @@ pub enum HostTreeError {
 /// depend on their timing: entries are sorted, and of the names of a hard-linked file the
 /// first in [`FileTree::walk`] order keeps the file, the later ones link to it.
 pub fn tree_from_host(root: &Path, epoch: Option<i64>) -> Result<FileTree, HostTreeError> {
-    let md = fs::metadata(root).map_err(io_err(root))?;
+    let md = fs::metadata(root).map_err(io("reading", root))?;
     if !md.is_dir() {
         return Err(HostTreeError::NotADirectory(root.to_path_buf()));
     }
@@ -60,11 +55,6 @@ pub fn tree_from_host(root: &Path, epoch: Option<i64>) -> Result<FileTree, HostT
         }
     }
     Ok(tree)
-}
-
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> HostTreeError {
-    let path = path.to_path_buf();
-    move |source| HostTreeError::Io { path, source }
 }
 
 /// Directories by tree path, their subdirectories still empty.
@@ -219,14 +209,14 @@ fn read_dir(
 ) -> Result<(Dir, Vec<(Vec<u8>, PathBuf)>, Links), HostTreeError> {
     let mut out = Dir::default();
     let (mut subdirs, mut links) = (Vec::new(), Vec::new());
-    for entry in fs::read_dir(dir).map_err(io_err(dir))? {
-        let entry = entry.map_err(io_err(dir))?;
+    for entry in fs::read_dir(dir).map_err(io("listing", dir))? {
+        let entry = entry.map_err(io("listing", dir))?;
         let name = entry.file_name();
         let path = dir.join(&name);
         let trel = join(rel, name.as_bytes());
         // Relative to the open directory (fstatat), not a walk of the whole path; like
         // lstat, it does not follow symlinks.
-        let md = entry.metadata().map_err(io_err(&path))?;
+        let md = entry.metadata().map_err(io("reading", &path))?;
         let ft = md.file_type();
         if !ft.is_dir() && md.nlink() > 1 {
             links.push((trel.clone(), (md.dev(), md.ino())));
@@ -240,7 +230,7 @@ fn read_dir(
                 len: md.len(),
             })
         } else if ft.is_symlink() {
-            let target = fs::read_link(&path).map_err(io_err(&path))?;
+            let target = fs::read_link(&path).map_err(io("reading link", &path))?;
             NodeKind::Symlink(target.as_os_str().as_bytes().to_vec())
         } else if ft.is_char_device() {
             NodeKind::CharDevice {

@@ -9,6 +9,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use super::dir;
 use super::format::*;
 use super::geometry::Geometry;
+use crate::links::{EntryType, LinkTree};
 use crate::tree::{Content, Dir, FileTree, Meta, Node, NodeKind};
 
 #[derive(Debug, thiserror::Error)]
@@ -603,4 +604,28 @@ pub fn geometry_of(sb: &Superblock) -> Result<Geometry, String> {
         }
     }
     Ok(g)
+}
+
+/// Links inside an image are followed by [`crate::links::resolve`], as the kernel follows them.
+impl<R: Read + Seek> LinkTree for Ufs<R> {
+    type Node = u64;
+    type Error = ReadError;
+    fn root(&mut self) -> Result<u64, ReadError> {
+        Ok(u64::from(ROOTINO))
+    }
+    fn child(&mut self, dir: &u64, name: &[u8]) -> Result<Option<(u64, EntryType)>, ReadError> {
+        let entries = self.read_dir(*dir)?;
+        let Some(ino) = entries.iter().find(|e| e.name == name).map(|e| e.ino) else {
+            return Ok(None);
+        };
+        let kind = match self.stat(ino)?.ftype {
+            FileType::Dir => EntryType::Dir,
+            FileType::Symlink => EntryType::Symlink,
+            _ => EntryType::Other,
+        };
+        Ok(Some((ino, kind)))
+    }
+    fn read_link(&mut self, link: &u64) -> Result<Vec<u8>, ReadError> {
+        Ufs::read_link(self, *link)
+    }
 }
