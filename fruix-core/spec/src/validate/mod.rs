@@ -75,6 +75,7 @@ pub enum Rule {
     RequirementCycle,
     /// A service runs as a user that is not declared.
     UnknownServiceUser,
+    RcNameClash,
     // File systems.
     /// A mount point that is not an absolute, normalized path.
     MountPoint,
