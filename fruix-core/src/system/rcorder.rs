@@ -24,6 +24,9 @@ pub struct RcHeader {
     pub keyword: Vec<String>,
 }
 
+/// Which list of a header a tag fills.
+type Field = fn(&mut RcHeader) -> &mut Vec<String>;
+
 /// Reads the header lines of a script as rcorder does (backslash continues a line).
 pub fn parse(text: &str) -> RcHeader {
     let mut header = RcHeader::default();
@@ -36,7 +39,7 @@ pub fn parse(text: &str) -> RcHeader {
         }
         let line = std::mem::take(&mut pending) + raw;
         // rcorder's tags; the plural spellings are synonyms.
-        let tags: [(&str, fn(&mut RcHeader) -> &mut Vec<String>); 7] = [
+        let tags: [(&str, Field); 7] = [
             ("# REQUIRE:", |h| &mut h.require),
             ("# REQUIRES:", |h| &mut h.require),
             ("# PROVIDE:", |h| &mut h.provide),
