@@ -188,12 +188,16 @@ pub fn metadata(
     let provenance = &closure.base.provenance;
     let uses_shepherd = os.init_mode.uses_shepherd();
     let shepherd_rel = os.shepherd.program.trim_start_matches('/');
-    let shepherd_package = closure
-        .packages
-        .iter()
-        .find(|item| uses_shepherd && store.item_file(item, shepherd_rel).is_some())
-        .map(ToString::to_string)
-        .unwrap_or_default();
+    let shepherd_package = if uses_shepherd {
+        closure
+            .packages
+            .iter()
+            .find(|item| store.item_file(item, shepherd_rel).is_some())
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
     Ok(Metadata {
         image_store_path: self_path.to_owned(),
         disk_image: format!("{self_path}/disk.img"),
