@@ -18,9 +18,13 @@ use std::collections::HashMap;
 /// The header of one rc.d script, words in the order written.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RcHeader {
+    /// `PROVIDE:` (or `PROVIDES:`): what the script stands for.
     pub provide: Vec<String>,
+    /// `REQUIRE:` (or `REQUIRES:`): what must run first.
     pub require: Vec<String>,
+    /// `BEFORE:`: what must run after it.
     pub before: Vec<String>,
+    /// `KEYWORD:` (or `KEYWORDS:`), e.g. `shutdown`.
     pub keyword: Vec<String>,
 }
 

@@ -215,6 +215,7 @@ pub fn sample_package(programs: &ShepherdPrograms) -> Package {
     package
 }
 
-/// The sample Shepherd package's name and version.
+/// The sample Shepherd package's name.
 pub const SAMPLE_NAME: &str = "fruix-sample-shepherd";
+/// The sample Shepherd package's version: what it is.
 pub const SAMPLE_VERSION: &str = "placeholder";
