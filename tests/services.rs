@@ -18,11 +18,10 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
+mod common;
+
 fn temp(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fruix-services-{tag}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch(&format!("services-{tag}"))
 }
 
 struct Built {
@@ -274,11 +273,8 @@ fn the_rc_d_image_has_a_script_per_service_that_sh_and_rcorder_accept() {
 
 /// The image items of a store: what must not exist after a refused build.
 fn image_items(store: &Store) -> Vec<String> {
-    store
-        .items()
-        .unwrap()
-        .iter()
-        .map(|i| i.name().to_owned())
+    common::item_names(store)
+        .into_iter()
         .filter(|n| {
             ["fruix-esp", "fruix-root", "fruix-bhyve"]
                 .iter()
