@@ -96,15 +96,29 @@ fn ours(mode: &str, store: &Path, tree: &Path) -> (f64, u64) {
 
 /// Makes the generated tree bootable-shaped: a loader, a time zone, a kernel module.
 fn complete_base(tree: &Path) {
-    fs::create_dir_all(tree.join("boot")).expect("boot");
-    fs::write(tree.join("boot/loader.efi"), vec![0x4d; 650_000]).expect("loader");
+    use std::os::unix::fs::PermissionsExt;
+    let program = |rel: &str, bytes: &[u8]| {
+        let path = tree.join(rel);
+        fs::create_dir_all(path.parent().expect("parent")).expect("directory");
+        fs::write(&path, bytes).expect(rel);
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o555)).expect(rel);
+    };
+    program("boot/loader.efi", &vec![0x4d; 650_000]);
+    program("boot/kernel/kernel", b"ELF kernel (bench)\n");
+    program("boot/kernel/virtio_console.ko", &vec![7u8; 40_000]);
     fs::create_dir_all(tree.join("usr/share/zoneinfo")).expect("zoneinfo");
     fs::write(tree.join("usr/share/zoneinfo/UTC"), b"TZif2 (bench)\n").expect("UTC");
-    fs::write(
-        tree.join("boot/kernel/virtio_console.ko"),
-        vec![7u8; 40_000],
-    )
-    .expect("module");
+    // Every program of the base the system runs (the build checks they are there).
+    let os = system(tree, false);
+    for needed in fruix_core::system::programs::required_programs(&os) {
+        let in_base = ["/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/"]
+            .iter()
+            .any(|dir| needed.path.starts_with(dir));
+        let rel = needed.path.trim_start_matches('/');
+        if in_base && !tree.join(rel).exists() {
+            program(rel, b"program (bench)\n");
+        }
+    }
 }
 
 fn main() {

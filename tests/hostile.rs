@@ -107,15 +107,40 @@ fn manifest(dir: &Path) {
     fs::write(dir.join("MANIFEST"), text).unwrap();
 }
 
-/// A base with what the default system needs (a shell, the UTC zone, the loader, the
-/// virtio_console module), plus `extra` entries and `kernel_extra` in kernel.txz.
+/// `./path` of every program the default system runs from FreeBSD's base (a shell, init,
+/// daemon, ...), and of the directories they are in.
+fn base_programs() -> (Vec<String>, Vec<String>) {
+    let os = fruix_systems::fruix_freebsd();
+    let programs: Vec<String> = fruix_core::system::programs::required_programs(&os)
+        .into_iter()
+        .filter(|p| {
+            ["/bin/", "/sbin/", "/usr/"]
+                .iter()
+                .any(|d| p.path.starts_with(d))
+        })
+        .filter(|p| !p.path.starts_with("/usr/local/"))
+        .map(|p| format!(".{}", p.path))
+        .collect();
+    let mut dirs: Vec<String> = programs
+        .iter()
+        .flat_map(|p| {
+            let parts: Vec<&str> = p.split('/').collect();
+            (2..parts.len()).map(move |n| format!("{}/", parts[..n].join("/")))
+        })
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    (dirs, programs)
+}
+
+/// A base with what the default system needs (the programs it runs, the UTC zone, the
+/// loader, the virtio_console module), plus `extra` entries and `kernel_extra` in kernel.txz.
 fn dist_with(dir: &Path, extra: &[E], kernel_extra: &[E]) {
     fs::create_dir_all(dir).unwrap();
-    let mut base = vec![
-        E::Dir("./"),
-        E::Dir("./bin/"),
-        E::File("./bin/sh", b"sh", 0o555),
-    ];
+    let (dirs, programs) = base_programs();
+    let mut base = vec![E::Dir("./")];
+    base.extend(dirs.iter().map(|d| E::Dir(d)));
+    base.extend(programs.iter().map(|p| E::File(p, b"program", 0o555)));
     base.extend(extra.iter().map(copy));
     txz(&dir.join("base.txz"), &base);
     let mut kernel = vec![

@@ -301,6 +301,16 @@ fn our_verifier_passes_the_image_and_names_each_corruption() {
     let report = verify_image(&built().artifact.disk_image).unwrap();
     assert!(report.is_ok(), "{:#?}", report.problems);
     assert!(report.passed.len() >= 15, "{:#?}", report.passed);
+    // The Shepherd backend, with the sample Shepherd standing in, has all its programs.
+    let md = &built().artifact.metadata;
+    assert_eq!(md.service_backend, "shepherd");
+    assert!(md
+        .shepherd_package
+        .ends_with("-fruix-sample-shepherd-placeholder"));
+    assert!(report
+        .passed
+        .iter()
+        .any(|p| p.contains("programs the system runs")));
 
     let original = fs::read(disk()).unwrap();
     let copy = built().dir.join("corrupt.img");

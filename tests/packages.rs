@@ -56,9 +56,13 @@ fn tree_and_inline_packages_join_the_profile() {
     let profile = store.physical(&closure.profile);
     // `usr` comes from the base and from hello: a real, merged directory.
     assert!(fs::symlink_metadata(profile.join("usr")).unwrap().is_dir());
+    // So is `usr/local/bin`, which the default system's (sample) Shepherd provides too.
+    assert!(fs::symlink_metadata(profile.join("usr/local/bin"))
+        .unwrap()
+        .is_dir());
     assert_eq!(
-        fs::read_link(profile.join("usr/local")).unwrap(),
-        PathBuf::from(hello.join("usr/local"))
+        fs::read_link(profile.join("usr/local/bin/hello")).unwrap(),
+        PathBuf::from(hello.join("usr/local/bin/hello"))
     );
     assert_eq!(
         fs::read_link(profile.join("usr/bin")).unwrap(),

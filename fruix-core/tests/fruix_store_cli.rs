@@ -23,8 +23,10 @@ fn inspect_store_verify_roots_and_gc() {
     let dir = tempfile::tempdir().unwrap();
     let store_dir = dir.path().join("store");
     let store = Store::open(&store_dir).unwrap();
+    // FreeBSD's own rc.d: the default spec declares no Shepherd package.
     let os = OperatingSystem {
         host_name: "inspected".into(),
+        init_mode: fruix_core::InitMode::FreebsdInitRcd,
         ..OperatingSystem::default()
     };
     let image = materialize_bhyve_image(&os, &store).unwrap();

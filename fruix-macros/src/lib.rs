@@ -1,4 +1,4 @@
-//! `operating_system!`: declare a Fruix (FreeBSD + Shepherd) system as Rust code.
+//! `operating_system!`: declare a Fruix (FreeBSD + Shepherd or rc.d) system as Rust code.
 //!
 //! The macro expands to an expression of type [`fruix_core::OperatingSystem`]. Everything
 //! written literally is checked at compile time, by the same rules
@@ -58,11 +58,12 @@
 //! | `groups` | list of `{ name, gid }` | `[{ name: "staff", gid: 20 }]` |
 //! | `file_systems` | list of `{ mount, device, kind, options, dump, pass }` | `{ mount: "/", device: gpt_label("fruix-root"), kind: ufs }` |
 //! | `swap` | list of `{ device }` | `[{ device: gpt_label("swapfs") }]` |
-//! | `services` | list of `{ name, requires, start, stop, environment, user, respawn, one_shot, log_file, documentation }` | |
+//! | `services` | list of `{ name, requires, start, stop, environment, user, respawn, one_shot, log_file, directory, documentation }` | |
 //! | `rc_conf`, `sysctl` | map | `{ sshd_enable: true, "ifconfig_vtnet0": "DHCP" }` |
 //! | `time_zone`, `locale`, `motd` | string | `"UTC"`, `"C.UTF-8"` |
 //! | `hosts` | list of `{ address, names }` | `[{ address: "10.0.0.1", names: ["gw"] }]` |
-//! | `init_mode` | `"freebsd-init+rc.d-shepherd"` or `"shepherd-pid1"` | |
+//! | `init_mode` | `"freebsd-init+rc.d-shepherd"`, `"shepherd-pid1"` or `"freebsd-init+rc.d"` (services as rc.d scripts, no Shepherd) | `"freebsd-init+rc.d"` |
+//! | `shepherd` | `{ program, herd }`: where the Shepherd package installs them | `{ program: "/usr/local/bin/shepherd" }` |
 //! | `image` | `{ size, esp_size, esp_fat, esp_label, root_label, swap: { size, label } }` | `{ size: "320MiB" }` |
 //!
 //! Values:
@@ -93,7 +94,8 @@
 //! Unknown fields (with the closest known name suggested), duplicate fields, and missing
 //! required fields; then every rule in [`fruix_core::validate`]: host names, user and group
 //! names and ids, undeclared groups, absolute paths, ssh keys, clear-text passwords, service
-//! names, commands, requirements and requirement cycles, mount points, the root file system,
+//! names, commands, requirements and requirement cycles, rc.d names (`freebsd-init+rc.d`),
+//! working directories, Shepherd's paths, mount points, the root file system,
 //! fsck passes of pseudo file systems, GPT labels the image does not create, rc.conf, sysctl
 //! and loader.conf keys and values, consoles and serial speeds, image sizes and labels, time
 //! zones, host addresses, package names, init modes and the architecture. All errors of one

@@ -7,7 +7,7 @@
 
 #![warn(missing_docs)]
 
-use fruix_core::{freebsd, FreeBsdBase, Package, Service};
+use fruix_core::{freebsd, FreeBsdBase, Package, Service, ShepherdPrograms};
 use fruix_macros::operating_system;
 
 pub use fruix_core::OperatingSystem;
@@ -40,6 +40,19 @@ pub fn default_base() -> FreeBsdBase {
     }
 }
 
+/// Environment variable naming a directory tree with a real GNU Shepherd for the default
+/// system (`usr/local/bin/shepherd`, `usr/local/bin/herd` and whatever they need, such as
+/// Guile); without it the sample Shepherd stands in (placeholder programs, offline).
+pub const SHEPHERD_ENV: &str = "FRUIX_SHEPHERD";
+
+/// The package that provides Shepherd: the tree [`SHEPHERD_ENV`] names, or the sample one.
+pub fn shepherd_package() -> Package {
+    match std::env::var_os(SHEPHERD_ENV) {
+        Some(dir) if !dir.is_empty() => Package::tree("shepherd", "", dir),
+        _ => fruix_core::system::shepherd::sample_package(&ShepherdPrograms::default()),
+    }
+}
+
 /// Services every Fruix machine runs: ssh host keys once, then sshd. (The network is
 /// configured by rc.conf's `ifconfig_vtnet0`, before Shepherd starts.)
 pub fn base_services() -> Vec<Service> {
@@ -67,6 +80,7 @@ pub fn fruix_freebsd() -> OperatingSystem {
         },
         packages: [
             Package::inline("fruix-motd", "1.0", [("share/fruix/welcome", "Welcome to Fruix.\n")]),
+            shepherd_package(),
         ],
         groups: [
             { name: "wheel", gid: 0 },
@@ -103,7 +117,57 @@ pub fn fruix_freebsd() -> OperatingSystem {
         locale: "C.UTF-8",
         hosts: [ { address: "10.0.2.2", names: ["gateway.fruix", "gateway"] } ],
         motd: "Welcome to Fruix on FreeBSD 15.0.\n",
+        init_mode: "freebsd-init+rc.d-shepherd",
         image: { size: "320MiB", esp_size: "33MiB", esp_label: "efiboot", root_label: "fruix-root" },
+    }
+}
+
+/// A small long-running program for [`fruix_freebsd_rc`]: logs the time every N seconds.
+pub const HEARTBEAT: &str = "#!/bin/sh
+# Logs the time every N seconds (default 60).
+interval=${1:-60}
+while :; do
+	date
+	sleep \"$interval\"
+done
+";
+
+/// The package holding `/usr/local/bin/fruix-heartbeat`.
+pub fn heartbeat_package() -> Package {
+    Package::inline(
+        "fruix-heartbeat",
+        "1.0",
+        [("usr/local/bin/fruix-heartbeat", HEARTBEAT)],
+    )
+    .with_executable("usr/local/bin/fruix-heartbeat")
+}
+
+/// The default machine on FreeBSD's own service manager (`freebsd-init+rc.d`): each
+/// service is an rc.d script of its own and nothing beyond the base is needed. FreeBSD's
+/// sshd runs from the base's own rc.d script (`sshd_enable`), which also makes host keys.
+pub fn fruix_freebsd_rc() -> OperatingSystem {
+    operating_system! {
+        host_name: "fruix-rc",
+        base: default_base(),
+        init_mode: "freebsd-init+rc.d",
+        kernel: { config: "GENERIC", modules: ["virtio_console"] },
+        loader: { console: [comconsole], serial_speed: 115200, autoboot_delay: 2 },
+        packages: [heartbeat_package()],
+        file_systems: [
+            { mount: "/", device: gpt_label("fruix-root"), kind: ufs },
+            { mount: "/boot/efi", device: gpt_label("efiboot"), kind: msdosfs },
+            { mount: "/dev", kind: devfs },
+            { mount: "/tmp", kind: tmpfs, options: ["rw", "mode=1777"] },
+        ],
+        services: [
+            { name: "heartbeat", start: ["/usr/local/bin/fruix-heartbeat", "60"],
+              user: "nobody", environment: { PATH: "/bin:/usr/bin" }, directory: "/var/empty",
+              log_file: "/var/log/heartbeat.log", documentation: "Logs the time every minute." },
+            { name: "fruix-ready", start: ["/usr/bin/touch", "/var/lib/fruix/ready"],
+              requires: ["heartbeat"], one_shot: true, documentation: "Marks the system as booted." },
+        ],
+        rc_conf: { ifconfig_vtnet0: "DHCP", sshd_enable: true, dumpdev: "NO" },
+        image: { size: "320MiB", esp_size: "33MiB" },
     }
 }
 
@@ -120,6 +184,20 @@ mod tests {
         assert_eq!(os.services[2].requires, ["sshd"]);
         assert_eq!(os.rc_conf["sshd_enable"], "NO");
         assert_eq!(os.sysctl["kern.ipc.somaxconn"], "1024");
+        assert_eq!(os.init_mode, fruix_core::InitMode::FreebsdInitRcShepherd);
+        if std::env::var_os(SHEPHERD_ENV).is_none() {
+            assert_eq!(os.packages[1].name, "fruix-sample-shepherd");
+            assert_eq!(os.packages[1].version, "placeholder");
+        }
+    }
+
+    #[test]
+    fn rc_system_validates() {
+        let os = fruix_freebsd_rc();
+        assert_eq!(os.validate(), Ok(()));
+        assert_eq!(os.init_mode, fruix_core::InitMode::FreebsdInitRcd);
+        assert_eq!(os.services[0].directory.as_deref(), Some("/var/empty"));
+        assert_eq!(os.rc_conf["sshd_enable"], "YES");
     }
 }
 

@@ -224,6 +224,9 @@ fn execute(os: &OperatingSystem, args: Args) -> Result<(), CliError> {
             }
             if let Verb::Rootfs { out: dir } = verb {
                 let tree = crate::rootfs::root_tree(&store, &closure)?;
+                // A root file system that lacks a program the system runs is refused here too.
+                crate::image::programs::check_tree(os, &tree)
+                    .map_err(crate::image::ImageError::from)?;
                 crate::rootfs::write_dir(&tree, &dir)?;
                 out.put("rootfs", dir.display().to_string());
             }

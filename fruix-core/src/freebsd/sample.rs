@@ -1,7 +1,9 @@
 //! A sample FreeBSD base generated in-process: FreeBSD's layout, ownership and modes
 //! (setuid `su`, `schg` on `init` and the kernel, hard-linked `[`), with files that say
 //! plainly that they are placeholders. It lets builds and tests run offline and fast;
-//! images made from it have the real structure but do not boot a real kernel.
+//! images made from it have the real structure but do not boot a real kernel. It holds
+//! every program the generated scripts run (daemon, limits, ps, pwait, rcorder, ...), so
+//! that systems built from it pass the closure-completeness check as real ones do.
 //! `FRUIX_FREEBSD_DIST` (see the `systems` crate) switches to real release sets.
 
 use super::dist::cache_key;
@@ -13,7 +15,7 @@ use crate::FreeBsdBase;
 /// `schg`: the system-immutable flag FreeBSD sets on init, libc, ld-elf and the kernel.
 const SCHG: u32 = 0x2_0000;
 /// Bumped whenever the generated contents change.
-const SAMPLE_VERSION: &str = "sample-v2";
+const SAMPLE_VERSION: &str = "sample-v3";
 
 enum Kind {
     Dir,
@@ -64,6 +66,8 @@ const BASE: &[Sample] = &[
     e("bin/ln", Kind::File, 0o555),
     e("bin/ls", Kind::File, 0o555),
     e("bin/mkdir", Kind::File, 0o555),
+    e("bin/ps", Kind::File, 0o555),
+    e("bin/pwait", Kind::File, 0o555),
     e("bin/rm", Kind::File, 0o555),
     e("bin/test", Kind::File, 0o555),
     e("bin/[", Kind::Hard("bin/test"), 0o555),
@@ -101,10 +105,12 @@ const BASE: &[Sample] = &[
     e("sbin/ifconfig", Kind::File, 0o555),
     schg("sbin/init", 0o500),
     e("sbin/mount", Kind::File, 0o555),
+    e("sbin/rcorder", Kind::File, 0o555),
     e("usr", Kind::Dir, 0o755),
     e("usr/bin", Kind::Dir, 0o755),
     e("usr/bin/env", Kind::File, 0o555),
     e("usr/bin/install", Kind::File, 0o555),
+    e("usr/bin/limits", Kind::File, 0o555),
     e("usr/bin/login", Kind::File, 0o4555),
     e("usr/bin/passwd", Kind::File, 0o4555),
     e("usr/bin/ssh-keygen", Kind::File, 0o555),

@@ -5,13 +5,15 @@
 //!
 //! Every item is found by the identities of its inputs (the system item, the boot loader
 //! item, the declared layout, the scheme), so a warm rebuild finds the image without
-//! building anything. A cold one moves forward: root tree (once) -> its UFS2 layout ->
+//! building anything. A cold one moves forward: root tree (once) -> every program the
+//! system runs is in it ([`super::programs`]) -> its UFS2 layout ->
 //! ESP item -> root item -> the sealed disk layout, from the partitions' sizes -> disk.
 
 use super::esp::{build_esp, EspError};
 use super::gpt::{self, write_partition_table};
 use super::layout::{self, ImageSpec, LayoutError, PartitionKind};
 use super::metadata::{self, Metadata};
+use super::programs::{check_tree, MissingPrograms};
 use super::ufs::{self, UfsLayout, UfsOptions};
 use crate::io_error::{io, IoError};
 use crate::rootfs::{self, RootfsError};
@@ -36,6 +38,9 @@ pub enum ImageError {
     #[error(transparent)]
     /// The partitions do not fit the declared image size.
     Layout(#[from] LayoutError),
+    #[error(transparent)]
+    /// A program the system runs is missing from its root file system.
+    MissingPrograms(#[from] MissingPrograms),
     #[error(transparent)]
     /// The ESP could not be built.
     Esp(#[from] EspError),
@@ -219,6 +224,7 @@ pub fn operating_system_image_spec(
         Some(root) => built_root_size(store, &root)?,
         None => {
             let tree = rootfs::root_tree(store, &closure)?;
+            check_tree(&os, &tree)?;
             layout::root_fs_size(&os, ufs::min_size(&tree, &root_options(&os, None))?)?
         }
     };
@@ -280,6 +286,8 @@ fn build_image(
         Some(item) => Root::Built(item),
         None => {
             tree = rootfs::root_tree(store, closure)?;
+            // Closure completeness: every program the system runs is in the tree.
+            check_tree(os, &tree)?;
             Root::Planned(plan_root(os, &tree)?)
         }
     };

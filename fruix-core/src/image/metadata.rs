@@ -5,7 +5,7 @@ use super::artifact::ImageError;
 use super::layout::{ImageSpec, PartitionKind};
 use crate::store::{Store, StorePath};
 use crate::system::SystemClosure;
-use crate::{FsKind, OperatingSystem};
+use crate::{FsKind, InitMode, OperatingSystem};
 use serde::{Deserialize, Serialize};
 
 /// The image's metadata. Key order is upstream's, then Fruix-rs's additions.
@@ -80,6 +80,13 @@ pub struct Metadata {
     /// Every loader console, in `console=` order (`serial_console` has the serial ones).
     #[serde(default)]
     pub loader_console: String,
+    /// Who starts the services: `shepherd` or `rc.d` (see `init_mode`).
+    #[serde(default)]
+    pub service_backend: String,
+    /// The package item providing Shepherd (Shepherd modes; the sample stand-in's name says
+    /// `fruix-sample-shepherd-placeholder`), empty for `rc.d`.
+    #[serde(default)]
+    pub shepherd_package: String,
 }
 
 impl Metadata {
@@ -137,6 +144,8 @@ impl Metadata {
         "freebsd_base_sha256",
         "freebsd_kernel_sha256",
         "loader_console",
+        "service_backend",
+        "shepherd_package",
     ];
 }
 
@@ -144,7 +153,7 @@ impl Metadata {
 #[allow(clippy::too_many_arguments)]
 pub fn metadata(
     os: &OperatingSystem,
-    _store: &Store,
+    store: &Store,
     closure: &SystemClosure,
     spec: &ImageSpec,
     self_path: &str,
@@ -177,6 +186,18 @@ pub fn metadata(
         }
     };
     let provenance = &closure.base.provenance;
+    let uses_shepherd = os.init_mode.uses_shepherd();
+    let shepherd_rel = os.shepherd.program.trim_start_matches('/');
+    let shepherd_package = if uses_shepherd {
+        closure
+            .packages
+            .iter()
+            .find(|item| store.item_file(item, shepherd_rel).is_some())
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
     Ok(Metadata {
         image_store_path: self_path.to_owned(),
         disk_image: format!("{self_path}/disk.img"),
@@ -195,7 +216,12 @@ pub fn metadata(
         run_current_system_target: closure.system.to_string(),
         boot_loader_target: closure.base.bootloader.join("boot/loader.efi"),
         rc_conf_target: closure.config.join("etc/rc.conf"),
-        rc_script_target: closure.config.join("rc.d/fruix-shepherd"),
+        // Shepherd's rc.d script; rc.d services have one script each, under `rc.d/`.
+        rc_script_target: if os.init_mode == InitMode::FreebsdInitRcd {
+            String::new()
+        } else {
+            closure.config.join("rc.d/fruix-shepherd")
+        },
         image_generation_mode: "declarative-system-layer".into(),
         host_name: os.host_name.clone(),
         init_mode: os.init_mode.name().into(),
@@ -212,6 +238,8 @@ pub fn metadata(
         freebsd_base_sha256: provenance.base_sha256.clone().unwrap_or_default(),
         freebsd_kernel_sha256: provenance.kernel_sha256.clone().unwrap_or_default(),
         loader_console: consoles(false),
+        service_backend: if uses_shepherd { "shepherd" } else { "rc.d" }.into(),
+        shepherd_package,
     })
 }
 

@@ -3,12 +3,15 @@
 //! [`layout::seal`] seals the layout ([`ImageSpec`]); [`esp`] builds the FAT ESP,
 //! [`ufs`] the UFS2 root, [`gpt`] writes and reads the partition table; [`artifact`] assembles
 //! `disk.img` as a store item and [`verify`] checks an image without mounting it.
+//! [`programs`] checks, before anything is written and again in `verify`, that every
+//! program the system runs is in its root file system (links followed by [`crate::links`]).
 
 pub mod artifact;
 pub mod esp;
 pub mod gpt;
 pub mod layout;
 pub mod metadata;
+pub mod programs;
 pub mod ufs;
 pub mod verify;
 

@@ -1,6 +1,7 @@
 //! Static boot-structure checks of a disk image, without mounting anything: the partition
 //! table, the ESP's loader, the root file system's consistency, the `/run/current-system`
-//! topology, `loader.conf`, and every store item re-hashed from the image's own bytes.
+//! topology, `loader.conf`, every store item re-hashed from the image's own bytes, and
+//! every program the system runs (see [`super::programs`]).
 
 use super::esp::read_loader;
 use super::gpt::{self, Partition, PartitionType, Problem, ReadError, Table, TableCopy};
@@ -230,6 +231,7 @@ pub fn verify_image(path: &Path) -> Result<ImageReport, VerifyError> {
         }
     };
     check_topology(&mut fs, &root, &mut report);
+    super::programs::verify_programs(&mut fs, &mut report);
     let loader = resolve(&mut fs, "/boot/loader.efi").and_then(|ino| read_all(&mut fs, ino));
 
     if let Some(esp) = esp {
@@ -277,8 +279,8 @@ fn check_topology<R: Read + Seek>(fs: &mut Ufs<R>, root: &Partition, report: &mu
         ("/boot/kernel", "/boot/kernel/kernel"),
         ("/etc/rc.conf", "/etc/rc.conf"),
         (
-            "/usr/local/etc/rc.d/fruix-shepherd",
-            "/usr/local/etc/rc.d/fruix-shepherd",
+            "/usr/local/etc/rc.d/fruix-activate",
+            "/usr/local/etc/rc.d/fruix-activate",
         ),
     ];
     // `link` must be a link into /run/current-system and `path` must end at a file.

@@ -9,7 +9,7 @@
 //! /etc/                          real directories; files -> /run/current-system/{etc,profile/etc}/...
 //!                                (master.passwd, passwd, group are real copies: pwd_mkdb needs them)
 //! /bin /sbin /lib /libexec ...   -> /run/current-system/profile/<name>
-//! /usr/                          real; /usr/<name> -> profile; /usr/local/etc/rc.d/fruix-* -> system
+//! /usr/                          real; /usr/<name> -> profile; /usr/local/etc/rc.d/* -> system
 //! /dev /tmp /proc /var /root /home /boot/efi ...   mount points and runtime directories
 //! ```
 
@@ -130,7 +130,8 @@ pub fn root_tree(store: &Store, system: &SystemClosure) -> Result<FileTree, Root
         &format!("{CURRENT}/profile/usr"),
         &real,
     )?;
-    for script in ["fruix-activate", "fruix-shepherd"] {
+    let system_rc_d = store.physical(&system.system).join("usr/local/etc/rc.d");
+    for script in list(&system_rc_d)? {
         let path = format!("usr/local/etc/rc.d/{script}");
         remove(&mut tree, &path);
         tree.insert(path.as_bytes(), link(&format!("{CURRENT}/{path}")), DIR)?;

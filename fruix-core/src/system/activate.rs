@@ -5,6 +5,19 @@ use super::quote::sh;
 use super::shepherd::SOCKET_DIR;
 use crate::{OperatingSystem, User};
 
+/// Where the activation script is on the target.
+pub const ACTIVATE: &str = "/run/current-system/activate";
+/// The rc.d script that runs it at boot (file name in `/usr/local/etc/rc.d`).
+pub const RC_SCRIPT: &str = "fruix-activate";
+/// The programs the activation script runs (its `PATH` is /sbin:/bin:/usr/sbin:/usr/bin).
+pub const PROGRAMS: &[&str] = &[
+    "/bin/sh",
+    "/usr/bin/install",
+    "/usr/sbin/pwd_mkdb",
+    "/bin/ln",
+    "/usr/bin/touch",
+];
+
 fn home_lines(os: &OperatingSystem, out: &mut String) {
     let gid_of = |u: &User| {
         os.groups
@@ -49,9 +62,11 @@ install -d -m 1777 /tmp /var/tmp
 install -d -m 0555 -o root -g wheel /var/empty
 "#,
     );
-    out.push_str(&format!(
-        "install -d -m 0700 -o root -g wheel {SOCKET_DIR}\n"
-    ));
+    if os.init_mode.uses_shepherd() {
+        out.push_str(&format!(
+            "install -d -m 0700 -o root -g wheel {SOCKET_DIR}\n"
+        ));
+    }
     out.push_str(
         r#"
 # Accounts: real files (pwd_mkdb writes its databases beside them).

@@ -7,8 +7,9 @@
 //! boot/loader.efi, lua, ...     -> bootloader slice
 //! boot/loader.conf              -> config item
 //! etc                           -> config item: rc.conf, fstab, passwd, group, hosts, ...
-//! shepherd/init.scm             -> config item
-//! usr/local/etc/rc.d/fruix-*    -> config item
+//! shepherd/init.scm             -> config item (Shepherd init modes)
+//! usr/local/etc/rc.d/fruix-*    -> config item (fruix-activate; fruix-shepherd in Shepherd modes)
+//! usr/local/etc/rc.d/<service>  -> config item (one per service in `freebsd-init+rc.d`)
 //! profile                       -> profile item: base userland + packages
 //! metadata/spec.json            the declaration (host paths replaced by content identities,
 //!                               password hashes redacted)
@@ -27,13 +28,16 @@ mod activate;
 pub mod etc;
 mod packages;
 mod profile;
+pub mod programs;
 mod quote;
+pub mod rcd;
+pub mod rcorder;
 pub mod shepherd;
 
 use crate::freebsd::{materialize_base, BaseError, BaseItems};
 use crate::io_error::{io, IoError};
 use crate::store::{ImageMeta, Store, StoreError, StorePath, STORE_DIR};
-use crate::{BaseSource, OperatingSystem, PackageSource, ToValidated, Violations};
+use crate::{BaseSource, InitMode, OperatingSystem, PackageSource, ToValidated, Violations};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -76,6 +80,20 @@ pub enum SystemError {
         /// The runtime item's store path.
         runtime: String,
     },
+    #[error(
+        "service `{service}` would shadow FreeBSD's own rc.d script `{script}` ({runtime}/etc/rc.d): \
+         enable the base's script in rc_conf, or give the service another name"
+    )]
+    /// In `freebsd-init+rc.d`, a service would take the name of one of the base's rc.d
+    /// scripts, or of what one provides: both would start, under one `<name>_enable`.
+    ShadowsBaseScript {
+        /// The service.
+        service: String,
+        /// The base's rc.d script.
+        script: String,
+        /// The runtime item's store path.
+        runtime: String,
+    },
     #[error("`{path}` is provided by both {first} and {second}")]
     /// Two items of the profile provide the same path.
     ProfileConflict {
@@ -112,7 +130,7 @@ pub struct SystemClosure {
 }
 
 /// Bumped whenever generated contents change, so cached systems are rebuilt.
-const SCHEME: &str = "fruix-system-v1";
+const SCHEME: &str = "fruix-system-v2";
 
 /// Builds the system closure of `os` into `store`, or finds it in the build cache. An
 /// [`OperatingSystem`] is validated first ([`SystemError::Invalid`]); a
@@ -200,6 +218,9 @@ fn build_uncached(
             runtime: base.runtime.to_string(),
         });
     };
+    if os.init_mode == InitMode::FreebsdInitRcd {
+        check_base_rc_scripts(os, base, store)?;
+    }
     let mut packages = Vec::new();
     for package in &os.packages {
         packages.push(packages::materialize(package, store)?);
@@ -216,9 +237,11 @@ fn build_uncached(
     let mut b = store.builder(&format!("fruix-system-{}", os.host_name))?;
     b.symlink("activate", &config.join("activate"))?;
     b.symlink("etc", &config.join("etc"))?;
-    b.symlink("shepherd", &config.join("shepherd"))?;
+    if os.init_mode.uses_shepherd() {
+        b.symlink("shepherd", &config.join("shepherd"))?;
+    }
     b.symlink("profile", &profile.to_string())?;
-    for script in ["fruix-shepherd", "fruix-activate"] {
+    for (script, _) in rc_scripts(os) {
         b.symlink(
             &format!("usr/local/etc/rc.d/{script}"),
             &config.join(&format!("rc.d/{script}")),
@@ -246,7 +269,9 @@ fn build_uncached(
         )?;
     }
     b.symlink("boot/loader.conf", &config.join("boot/loader.conf"))?;
-    b.symlink("boot/shepherd-pid1", &config.join("boot/shepherd-pid1"))?;
+    if os.init_mode.uses_shepherd() {
+        b.symlink("boot/shepherd-pid1", &config.join("boot/shepherd-pid1"))?;
+    }
     b.file(
         "metadata/spec.json",
         portable_spec(os, base, &packages).as_bytes(),
@@ -266,7 +291,7 @@ fn build_config(
     store: &Store,
 ) -> Result<StorePath, SystemError> {
     let mut b = store.builder(&format!("fruix-config-{}", os.host_name))?;
-    let files: [(&str, String, bool); 15] = [
+    let mut files: Vec<(String, String, bool)> = [
         ("etc/rc.conf", etc::rc_conf(os), false),
         ("etc/fstab", etc::fstab(os), false),
         ("etc/hosts", etc::hosts(os), false),
@@ -277,12 +302,18 @@ fn build_config(
         ("etc/group", accounts::group(os), false),
         ("etc/shells", accounts::shells(os), false),
         ("boot/loader.conf", etc::loader_conf(os), false),
-        ("boot/shepherd-pid1", shepherd::pid1_script(), true),
         ("activate", activate::activate(os), true),
-        ("shepherd/init.scm", shepherd::init_scm(os), false),
-        ("rc.d/fruix-shepherd", shepherd::rc_script(), true),
-        ("rc.d/fruix-activate", activate::rc_script(), true),
-    ];
+    ]
+    .into_iter()
+    .map(|(path, text, exec)| (path.to_owned(), text, exec))
+    .collect();
+    if os.init_mode.uses_shepherd() {
+        files.push(("boot/shepherd-pid1".into(), shepherd::pid1_script(os), true));
+        files.push(("shepherd/init.scm".into(), shepherd::init_scm(os), false));
+    }
+    for (script, text) in rc_scripts(os) {
+        files.push((format!("rc.d/{script}"), text, true));
+    }
     for (path, text, exec) in &files {
         b.file(path, text.as_bytes(), *exec)?;
     }
@@ -301,6 +332,62 @@ fn build_config(
         }
     }
     Ok(b.commit()?)
+}
+
+/// The rc.d scripts of the system (file name and text): Fruix's activation, then Shepherd's
+/// or, in `freebsd-init+rc.d`, one per service.
+fn rc_scripts(os: &OperatingSystem) -> Vec<(String, String)> {
+    let mut out = vec![(activate::RC_SCRIPT.to_owned(), activate::rc_script())];
+    match os.init_mode {
+        InitMode::FreebsdInitRcShepherd | InitMode::ShepherdPid1 => {
+            out.push((shepherd::RC_SCRIPT.to_owned(), shepherd::rc_script(os)));
+        }
+        InitMode::FreebsdInitRcd => {
+            out.extend(os.services.iter().map(|s| (s.name.clone(), rcd::script(s))));
+        }
+    }
+    out
+}
+
+/// A service must not take the name of one of the base's rc.d scripts, nor what one of
+/// them provides: both would start, under the same `<name>_enable`.
+fn check_base_rc_scripts(
+    os: &OperatingSystem,
+    base: &BaseItems,
+    store: &Store,
+) -> Result<(), SystemError> {
+    let dir = store.physical(&base.runtime).join("etc/rc.d");
+    // A real directory of the item: a symlink could list the host's.
+    if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+        return Ok(());
+    }
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .map_err(io("listing", &dir))?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    let mut taken: Vec<(String, String)> = Vec::new();
+    for name in names {
+        taken.push((name.clone(), name.clone()));
+        let text = store
+            .item_file(&base.runtime, &format!("etc/rc.d/{name}"))
+            .and_then(|path| std::fs::read(path).ok());
+        if let Some(text) = text {
+            let header = rcorder::parse(&String::from_utf8_lossy(&text));
+            taken.extend(header.provide.into_iter().map(|p| (p, name.clone())));
+        }
+    }
+    for service in &os.services {
+        let rc = service.rc_name();
+        if let Some((_, script)) = taken.iter().find(|(w, _)| *w == service.name || *w == rc) {
+            return Err(SystemError::ShadowsBaseScript {
+                service: service.name.clone(),
+                script: script.clone(),
+                runtime: base.runtime.to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Reads a built system back from its item.

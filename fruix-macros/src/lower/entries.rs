@@ -173,6 +173,7 @@ const SERVICE_FIELDS: &[&str] = &[
     "respawn",
     "one_shot",
     "log_file",
+    "directory",
     "documentation",
 ];
 
@@ -223,6 +224,10 @@ pub fn service(cx: &mut Cx, path: &FieldPath, value: &Value) -> Lowered<Service>
             "log_file" => {
                 let t = set(&mut s.log_file, opt_string(cx, p, v));
                 quote!(log_file: #t)
+            }
+            "directory" => {
+                let t = set(&mut s.directory, opt_string(cx, p, v));
+                quote!(directory: #t)
             }
             _ => {
                 let t = set(&mut s.documentation, string(cx, p, v));

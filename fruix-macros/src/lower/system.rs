@@ -6,7 +6,8 @@ use super::leaves::{boolean, image_size, int, map, name, opt_path, size, string,
 use super::{not_literal, set, structure, Cx, Lowered};
 use crate::ast::{Input, Range, Value};
 use fruix_spec::{
-    FieldPath, FreeBsdBase, ImageLayout, Kernel, Loader, OperatingSystem, SwapPartition,
+    FieldPath, FreeBsdBase, ImageLayout, Kernel, Loader, OperatingSystem, ShepherdPrograms,
+    SwapPartition,
 };
 use proc_macro2::Span;
 use quote::quote;
@@ -31,6 +32,7 @@ pub const SYSTEM_FIELDS: &[&str] = &[
     "hosts",
     "motd",
     "init_mode",
+    "shepherd",
     "image",
 ];
 
@@ -118,6 +120,10 @@ pub fn operating_system(cx: &mut Cx, input: &Input) -> Lowered<OperatingSystem> 
             "init_mode" => {
                 let t = set(&mut os.init_mode, name(cx, &p, v, "InitMode"));
                 quote!(init_mode: #t)
+            }
+            "shepherd" => {
+                let t = set(&mut os.shepherd, shepherd(cx, &p, v));
+                quote!(shepherd: #t)
             }
             _ => {
                 let t = set(&mut os.image, image(cx, &p, v));
@@ -216,6 +222,30 @@ fn kernel(cx: &mut Cx, path: &FieldPath, value: &Value) -> Lowered<Kernel> {
             _ => {
                 let t = set(&mut k.modules, strings(cx, p, v));
                 quote!(modules: #t)
+            }
+        },
+    )
+}
+
+/// `{ program, herd }`: where Shepherd's two programs are installed.
+fn shepherd(cx: &mut Cx, path: &FieldPath, value: &Value) -> Lowered<ShepherdPrograms> {
+    let ty = quote!(::fruix_core::ShepherdPrograms);
+    structure(
+        cx,
+        path,
+        value,
+        "`shepherd`",
+        ty,
+        &["program", "herd"],
+        &[],
+        |cx, key, p, v, s: &mut ShepherdPrograms| match key {
+            "program" => {
+                let t = set(&mut s.program, string(cx, p, v));
+                quote!(program: #t)
+            }
+            _ => {
+                let t = set(&mut s.herd, string(cx, p, v));
+                quote!(herd: #t)
             }
         },
     )

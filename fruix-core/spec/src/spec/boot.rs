@@ -97,7 +97,7 @@ impl FromStr for Console {
     }
 }
 
-/// How GNU Shepherd is started.
+/// Which service manager starts the declared services, and how it is started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub enum InitMode {
     /// FreeBSD's init and rc.d boot the system; an rc.d script starts Shepherd (upstream default).
@@ -107,18 +107,37 @@ pub enum InitMode {
     /// Shepherd is PID 1 (`init_exec` in loader.conf).
     #[serde(rename = "shepherd-pid1")]
     ShepherdPid1,
+    /// FreeBSD's init and rc.d, and nothing else: each service is an rc.d script of its own
+    /// under daemon(8). Needs nothing beyond FreeBSD's base.
+    #[serde(rename = "freebsd-init+rc.d")]
+    FreebsdInitRcd,
 }
 
 impl InitMode {
     /// Every init mode, in the order "expected one of" lists them.
-    pub const ALL: &'static [InitMode] = &[InitMode::FreebsdInitRcShepherd, InitMode::ShepherdPid1];
+    pub const ALL: &'static [InitMode] = &[
+        InitMode::FreebsdInitRcShepherd,
+        InitMode::ShepherdPid1,
+        InitMode::FreebsdInitRcd,
+    ];
 
     /// The name used in declarations and metadata (`shepherd-pid1`).
     pub fn name(self) -> &'static str {
         match self {
             InitMode::FreebsdInitRcShepherd => "freebsd-init+rc.d-shepherd",
             InitMode::ShepherdPid1 => "shepherd-pid1",
+            InitMode::FreebsdInitRcd => "freebsd-init+rc.d",
         }
+    }
+
+    /// Whether GNU Shepherd runs the services (and so must be installed).
+    pub fn uses_shepherd(self) -> bool {
+        self != InitMode::FreebsdInitRcd
+    }
+
+    /// Whether FreeBSD's init(8) runs rc(8) at boot.
+    pub fn uses_rc(self) -> bool {
+        self != InitMode::ShepherdPid1
     }
 }
 

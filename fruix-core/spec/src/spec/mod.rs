@@ -20,7 +20,7 @@ pub use boot::{Console, InitMode, Loader, STANDARD_SERIAL_SPEEDS};
 pub use fs::{device_path, gpt_label, Device, FileSystem, FsKind, Swap};
 pub use image::{FatType, ImageLayout, ImageSize, SwapPartition};
 pub use package::{InlineFile, Package, PackageSource};
-pub use service::Service;
+pub use service::{rc_name, Service, ShepherdPrograms};
 pub use size::{ByteSize, ParseSizeError};
 
 use serde::{Deserialize, Serialize};
@@ -48,7 +48,7 @@ pub struct OperatingSystem {
     pub file_systems: Vec<FileSystem>,
     /// Swap devices.
     pub swap: Vec<Swap>,
-    /// GNU Shepherd services.
+    /// Services, run by GNU Shepherd or by rc.d depending on `init_mode`.
     pub services: Vec<Service>,
     /// Extra `/etc/rc.conf` assignments.
     pub rc_conf: BTreeMap<String, String>,
@@ -62,8 +62,10 @@ pub struct OperatingSystem {
     pub hosts: Vec<HostEntry>,
     /// Contents of `/etc/motd`.
     pub motd: String,
-    /// How Shepherd is started.
+    /// Which service manager runs the services: Shepherd (under rc.d or as PID 1) or rc.d.
     pub init_mode: InitMode,
+    /// Where GNU Shepherd is installed (Shepherd init modes only).
+    pub shepherd: ShepherdPrograms,
     /// Disk image layout.
     pub image: ImageLayout,
 }
@@ -88,6 +90,7 @@ impl Default for OperatingSystem {
             hosts: Vec::new(),
             motd: String::new(),
             init_mode: InitMode::default(),
+            shepherd: ShepherdPrograms::default(),
             image: ImageLayout::default(),
         }
     }

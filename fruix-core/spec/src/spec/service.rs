@@ -1,9 +1,10 @@
-//! GNU Shepherd services.
+//! Services, and where GNU Shepherd is installed when it runs them.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// One Shepherd service (`(service '(NAME) …)` in the generated `init.scm`).
+/// One service: a Shepherd service (`(service '(NAME) …)` in the generated `init.scm`) in
+/// the Shepherd init modes, an rc.d script in `/usr/local/etc/rc.d` in `freebsd-init+rc.d`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Service {
@@ -15,7 +16,8 @@ pub struct Service {
     pub start: Vec<String>,
     /// Stop command; empty means "send SIGTERM to the started process".
     pub stop: Vec<String>,
-    /// The whole environment of the process (Shepherd replaces, not extends, it).
+    /// The whole environment of the process (replaced, not extended, as Shepherd does);
+    /// empty means the service manager's own environment.
     pub environment: BTreeMap<String, String>,
     /// Run as this user (with its primary group); `None` means root.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -27,7 +29,10 @@ pub struct Service {
     /// Where the process's output goes; `None` means `/var/log/<name>.log`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_file: Option<String>,
-    /// One line for `herd doc`.
+    /// The process's working directory; `None` means `/`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub directory: Option<String>,
+    /// One line for `herd doc` and `service NAME describe`.
     pub documentation: String,
 }
 
@@ -43,6 +48,7 @@ impl Default for Service {
             respawn: true,
             one_shot: false,
             log_file: None,
+            directory: None,
             documentation: String::new(),
         }
     }
@@ -69,5 +75,50 @@ impl Service {
         self.one_shot = true;
         self.respawn = false;
         self
+    }
+
+    /// The log file the service's output goes to.
+    pub fn log_path(&self) -> String {
+        self.log_file
+            .clone()
+            .unwrap_or_else(|| format!("/var/log/{}.log", self.name))
+    }
+
+    /// The working directory the service starts in.
+    pub fn working_directory(&self) -> &str {
+        self.directory.as_deref().unwrap_or("/")
+    }
+
+    /// The name rc.d knows the service by (`name=`, `PROVIDE:`, `<rc_name>_enable` in
+    /// rc.conf): a shell identifier, so `-` and `.` become `_` (as FreeBSD's `ftp-proxy`
+    /// script is `ftpproxy`). The script's file name keeps the service name.
+    pub fn rc_name(&self) -> String {
+        rc_name(&self.name)
+    }
+}
+
+/// [`Service::rc_name`] of a service name.
+pub fn rc_name(service: &str) -> String {
+    service.replace(['-', '.'], "_")
+}
+
+/// Where the system's GNU Shepherd is installed, for the Shepherd init modes: some
+/// package of the system must provide both programs at these paths.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShepherdPrograms {
+    /// The `shepherd` daemon.
+    pub program: String,
+    /// Its control command, `herd`.
+    pub herd: String,
+}
+
+impl Default for ShepherdPrograms {
+    /// FreeBSD's ports and packages prefix, `/usr/local`.
+    fn default() -> Self {
+        ShepherdPrograms {
+            program: "/usr/local/bin/shepherd".to_owned(),
+            herd: "/usr/local/bin/herd".to_owned(),
+        }
     }
 }

@@ -75,6 +75,9 @@ pub enum Rule {
     RequirementCycle,
     /// A service runs as a user that is not declared.
     UnknownServiceUser,
+    /// In `freebsd-init+rc.d`, two services would be the same rc.d script, or one would be
+    /// Fruix's own (`fruix_activate`, `fruix_shepherd`).
+    RcNameClash,
     // File systems.
     /// A mount point that is not an absolute, normalized path.
     MountPoint,

@@ -1,5 +1,6 @@
-//! GNU Shepherd services: names, commands, requirements (declared, acyclic), the user a
-//! service runs as, its environment and log file.
+//! Services: names, commands, requirements (declared, acyclic), the user a service runs
+//! as, its environment, log file and working directory; the names rc.d gives them in
+//! `freebsd-init+rc.d`; where Shepherd is installed.
 
 use super::syntax::{
     absolute_path_problem, did_you_mean, earlier_duplicates, is_identifier, maybe_help, show_char,
@@ -7,7 +8,7 @@ use super::syntax::{
 };
 use super::{FieldPath, Report, Rule};
 use crate::freebsd::{self, SYSTEM_USERS};
-use crate::{OperatingSystem, Service};
+use crate::{InitMode, OperatingSystem, Service};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Checks `services`.
@@ -58,8 +59,91 @@ pub(crate) fn check(os: &OperatingSystem, root: &FieldPath, r: &mut Report) {
                 ));
             }
         }
+        if let Some(dir) = &service.directory {
+            if let Some(problem) = absolute_path_problem(dir) {
+                r.error(
+                    Rule::NotAbsolutePath,
+                    at.field("directory"),
+                    format!(
+                        "working directory `{}` of service `{name}` {problem}",
+                        dir.escape_debug()
+                    ),
+                )
+                .help("use an absolute path such as `/var/empty`");
+            }
+        }
     }
     check_cycles(os, &services, r);
+    if os.init_mode == InitMode::FreebsdInitRcd {
+        check_rc_names(os, root, &services, &same_names, r);
+    }
+    check_shepherd(os, root, r);
+}
+
+/// rc.d scripts Fruix writes itself (`name=` of `/usr/local/etc/rc.d/fruix-*`).
+pub const FRUIX_RC_NAMES: &[&str] = &["fruix_activate", "fruix_shepherd"];
+
+/// In `freebsd-init+rc.d`, every service is an rc.d script named by its
+/// [`Service::rc_name`]: two services must not share one, nor take Fruix's own.
+fn check_rc_names(
+    os: &OperatingSystem,
+    root: &FieldPath,
+    services: &FieldPath,
+    same_names: &[Option<usize>],
+    r: &mut Report,
+) {
+    let mut first_with: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, service) in os.services.iter().enumerate() {
+        if service_name_problem(&service.name).is_some() || same_names[i].is_some() {
+            continue;
+        }
+        let rc = service.rc_name();
+        let at = services.index(i).field("name");
+        if FRUIX_RC_NAMES.contains(&rc.as_str()) {
+            r.error(
+                Rule::RcNameClash,
+                at,
+                format!(
+                    "service `{}` would be rc.d's `{rc}`, which is Fruix's own rc.d script",
+                    service.name
+                ),
+            )
+            .help("pick another name")
+            .depends(root.field("init_mode"));
+        } else if let Some(&first) = first_with.get(&rc) {
+            r.error(
+                Rule::RcNameClash,
+                at,
+                format!(
+                    "services `{}` and `{}` would both be rc.d's `{rc}`",
+                    os.services[first].name, service.name
+                ),
+            )
+            .help("rc.d names are shell identifiers (`-` and `.` become `_`): rename one of them")
+            .depends(services.index(first).field("name"))
+            .depends(root.field("init_mode"));
+        } else {
+            first_with.insert(rc, i);
+        }
+    }
+}
+
+/// Shepherd's programs are absolute paths (used only in the Shepherd init modes).
+fn check_shepherd(os: &OperatingSystem, root: &FieldPath, r: &mut Report) {
+    let at = root.field("shepherd");
+    for (field, path, example) in [
+        ("program", &os.shepherd.program, "/usr/local/bin/shepherd"),
+        ("herd", &os.shepherd.herd, "/usr/local/bin/herd"),
+    ] {
+        if let Some(problem) = absolute_path_problem(path) {
+            r.error(
+                Rule::NotAbsolutePath,
+                at.field(field),
+                format!("Shepherd's `{field}` `{}` {problem}", path.escape_debug()),
+            )
+            .help(format!("use an absolute path such as `{example}`"));
+        }
+    }
 }
 
 /// Shepherd service names: `[a-z][a-z0-9._-]*`, and not `root` (Shepherd's own service).
@@ -468,6 +552,63 @@ mod tests {
         let v = &validate(&spec)[0];
         assert_eq!(v.help.as_deref(), Some("did you mean `web`?"));
         assert_eq!(v.depends_on[0].to_string(), "users[*].name");
+    }
+
+    #[test]
+    fn rc_names_must_be_distinct_in_the_rc_d_mode_only() {
+        let mut spec = os_with(vec![
+            svc("a-b", &[]),
+            svc("a.b", &[]),
+            svc("a_b", &[]),
+            svc("fruix-activate", &[]),
+            svc("fruix_shepherd", &[]),
+            svc("web", &[]),
+        ]);
+        assert_eq!(broken(&spec), vec![], "Shepherd modes have no rc.d names");
+        spec.init_mode = InitMode::FreebsdInitRcd;
+        assert_eq!(
+            broken(&spec),
+            pairs(&[
+                ("rc-name-clash", "services[1].name"),
+                ("rc-name-clash", "services[2].name"),
+                ("rc-name-clash", "services[3].name"),
+                ("rc-name-clash", "services[4].name"),
+            ])
+        );
+        let found = validate(&spec);
+        assert_eq!(
+            found[0].message,
+            "services `a-b` and `a.b` would both be rc.d's `a_b`"
+        );
+        assert_eq!(
+            found[2].message,
+            "service `fruix-activate` would be rc.d's `fruix_activate`, which is Fruix's own rc.d script"
+        );
+        assert_eq!(
+            found[0].depends_on,
+            vec![
+                FieldPath::root().field("services").index(0).field("name"),
+                FieldPath::root().field("init_mode")
+            ]
+        );
+    }
+
+    #[test]
+    fn working_directory_and_shepherd_programs_are_absolute() {
+        let mut spec = os_with(vec![svc("a", &[])]);
+        spec.services[0].directory = Some("var/www".into());
+        spec.shepherd.herd = "herd".into();
+        assert_eq!(
+            broken(&spec),
+            pairs(&[
+                ("not-absolute-path", "services[0].directory"),
+                ("not-absolute-path", "shepherd.herd"),
+            ])
+        );
+        assert_eq!(
+            validate(&spec)[1].message,
+            "Shepherd's `herd` `herd` is not an absolute path"
+        );
     }
 
     #[test]
