@@ -25,6 +25,7 @@ pub mod freebsd;
 pub mod image;
 pub mod io_error;
 pub mod links;
+pub mod pkg;
 pub mod rootfs;
 pub mod store;
 pub mod system;

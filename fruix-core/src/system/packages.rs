@@ -22,6 +22,14 @@ pub fn materialize(package: &Package, store: &Store) -> Result<StorePath, System
             }
         }
         PackageSource::Tree { path } => copy_tree(package, path, path, &mut b)?,
+        // Wired in by the package stage (issue 11); until then refused, never faked.
+        PackageSource::Pkg { .. } | PackageSource::PkgFile { .. } => {
+            return Err(SystemError::Package {
+                name: package.name.clone(),
+                why: "FreeBSD packages (pkg / pkg_file) are not wired into system builds yet"
+                    .to_owned(),
+            })
+        }
     }
     Ok(b.commit()?)
 }

@@ -10,6 +10,7 @@ mod boot;
 mod fs;
 mod image;
 mod package;
+mod repository;
 mod service;
 mod size;
 
@@ -20,6 +21,7 @@ pub use boot::{Console, InitMode, Loader, STANDARD_SERIAL_SPEEDS};
 pub use fs::{device_path, gpt_label, Device, FileSystem, FsKind, Swap};
 pub use image::{FatType, ImageLayout, ImageSize, SwapPartition};
 pub use package::{InlineFile, Package, PackageSource};
+pub use repository::{PackageRepository, RepositorySignature};
 pub use service::{rc_name, Service, ShepherdPrograms};
 pub use size::{ByteSize, ParseSizeError};
 
@@ -40,6 +42,10 @@ pub struct OperatingSystem {
     pub loader: Loader,
     /// Packages added to the system profile.
     pub packages: Vec<Package>,
+    /// pkg repositories that `pkg(...)` packages are resolved in. Left out of the JSON
+    /// when empty, so systems without them keep their bytes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub package_repositories: Vec<PackageRepository>,
     /// Login accounts, merged over FreeBSD's system accounts.
     pub users: Vec<User>,
     /// Groups, merged over FreeBSD's system groups.
@@ -78,6 +84,7 @@ impl Default for OperatingSystem {
             kernel: Kernel::default(),
             loader: Loader::default(),
             packages: Vec::new(),
+            package_repositories: Vec::new(),
             users: User::defaults(),
             groups: Group::defaults(),
             file_systems: FileSystem::defaults(),

@@ -29,6 +29,24 @@ pub enum PackageSource {
         /// The tree's root directory on the building host.
         path: PathBuf,
     },
+    /// A FreeBSD package resolved by name (`Package::name`) in the system's
+    /// `package_repositories`, with its dependencies. `Package::version`, when not empty,
+    /// is the exact version required (`1.9.16p2_1`).
+    Pkg {
+        /// The repository to take it from; the first one that has it when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        repository: Option<String>,
+    },
+    /// A `.pkg` file on the building host. Its dependencies are resolved in the system's
+    /// repositories. `Package::name` and `Package::version`, when not empty, must match
+    /// the file's manifest.
+    PkgFile {
+        /// Absolute path of the `.pkg` file.
+        path: PathBuf,
+        /// Expected sha256 of the file, lowercase hex.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sha256: Option<String>,
+    },
 }
 
 impl Default for PackageSource {

@@ -1,0 +1,27 @@
+//! FreeBSD binary packages (`.pkg`) and pkg repositories, turned into store items.
+//!
+//! The stages, one module each (see `shared/design/PKG.md` for the formats):
+//!
+//! ```text
+//! package_repositories + pkg("name")
+//!     |  catalogue: meta.conf + data.pkg / packagesite.pkg  -> Catalogue (CatalogueEntry per package)
+//!     |  signature: the catalogue checked against the declared keys (or said to be unsigned)
+//!     |  resolve:   requested names -> dependency closure, in dependency order
+//!     |  lock:      the closure pinned (catalogue digest, name, version, path, sha256)
+//!     |  fetch:     http(s)/file -> content-addressed download cache, sha256 checked
+//!     v
+//! .pkg files
+//!     |  archive:   decompress by magic, read +MANIFEST, check every member against it
+//!     |  import:    one store item `<hash>-<name>-<version>` holding the files at their
+//!     v             install paths, with owners, modes and flags from the package
+//! ImportedPackage (StorePath + Manifest: users, groups, scripts for the system stage)
+//! ```
+//!
+//! `create` writes packages and repositories the way `pkg create` and `pkg repo` do:
+//! for people packaging their own software, and for the tests.
+
+pub mod manifest;
+
+pub use manifest::{
+    CatalogueEntry, Dependency, DirEntry, FileEntry, Manifest, ScriptPhase, Sum, SumKind,
+};
