@@ -56,6 +56,8 @@ fn args<'c>(cx: &mut Cx, call: &'c ExprCall, form: &str, what: &str, keys: &[&st
                     format_args!("`{form}(..)` takes {what} first, then only named arguments"),
                     &format!("name the argument: {list}"),
                 );
+                // A misplaced first argument is still the one meant: judge it as such.
+                out.positional.get_or_insert(arg);
             } else {
                 out.positional = Some(arg);
             }
@@ -296,7 +298,8 @@ fn signature(cx: &mut Cx, path: &FieldPath, value: &Value) -> Lowered<Repository
         Some("fingerprints") => ("dir", quote!(Fingerprints)),
         _ => {
             cx.unknown(path);
-            cx.error_help(value.range(), "unknown signature form", help);
+            let written = form.unwrap_or_else(|| "..".to_owned());
+            cx.error_help(value.range(), format_args!("unknown signature `{written}(..)`"), help);
             return (
                 RepositorySignature::None,
                 quote!(::core::default::Default::default()),

@@ -61,4 +61,17 @@ fn main() {
         [(Rule::UndeclaredRepository, "packages[4].source.repository".to_string())]
     );
     assert_eq!(problems.0[0].help.as_deref(), Some("did you mean `local`?"));
+    assert_eq!(computed_repositories(&["git"]).validate(), Ok(()));
+}
+
+/// Repositories computed at run time: whether `pkg(..)` has one is left to validate().
+fn computed_repositories(names: &[&str]) -> fruix_core::OperatingSystem {
+    let repos = vec![PackageRepository::new("FreeBSD", "https://pkg.FreeBSD.org/${ABI}/latest")];
+    let name = names[0].to_owned();
+    operating_system! {
+        host_name: "pkg-computed",
+        base: sample_base("15.0-RELEASE"),
+        package_repositories: repos,
+        packages: [pkg(name), pkg("sudo", repository = "FreeBSD")],
+    }
 }
