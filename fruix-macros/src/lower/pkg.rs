@@ -299,7 +299,11 @@ fn signature(cx: &mut Cx, path: &FieldPath, value: &Value) -> Lowered<Repository
         _ => {
             cx.unknown(path);
             let written = form.unwrap_or_else(|| "..".to_owned());
-            cx.error_help(value.range(), format_args!("unknown signature `{written}(..)`"), help);
+            cx.error_help(
+                value.range(),
+                format_args!("unknown signature `{written}(..)`"),
+                help,
+            );
             return (
                 RepositorySignature::None,
                 quote!(::core::default::Default::default()),

@@ -62,6 +62,9 @@ fn main() {
     );
     assert_eq!(problems.0[0].help.as_deref(), Some("did you mean `local`?"));
     assert_eq!(computed_repositories(&["git"]).validate(), Ok(()));
+    let without = computed_repository_without_any(Some("FreeBSD")).validate();
+    let rules: Vec<Rule> = without.err().map(|e| e.0.iter().map(|v| v.rule).collect()).unwrap_or_default();
+    assert_eq!(rules, [Rule::UndeclaredRepository]);
 }
 
 /// Repositories computed at run time: whether `pkg(..)` has one is left to validate().
@@ -73,5 +76,14 @@ fn computed_repositories(names: &[&str]) -> fruix_core::OperatingSystem {
         base: sample_base("15.0-RELEASE"),
         package_repositories: repos,
         packages: [pkg(name), pkg("sudo", repository = "FreeBSD")],
+    }
+}
+
+/// A computed repository and none declared: which rule it breaks is known only at run time.
+fn computed_repository_without_any(repo: Option<&str>) -> fruix_core::OperatingSystem {
+    operating_system! {
+        host_name: "pkg-computed",
+        base: sample_base("15.0-RELEASE"),
+        packages: [pkg("git", repository = repo)],
     }
 }
