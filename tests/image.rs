@@ -26,8 +26,7 @@ struct Built {
 fn built() -> &'static Built {
     static BUILT: OnceLock<Built> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("fruix-image-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
+        let dir = common::process_scratch("image");
         let store = Store::open(dir.join("store")).unwrap();
         let artifact = materialize_bhyve_image(&fruix_systems::fruix_freebsd(), &store).unwrap();
         Built {

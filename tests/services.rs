@@ -34,7 +34,7 @@ struct Built {
 fn built() -> &'static Built {
     static BUILT: OnceLock<Built> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let dir = temp("rc");
+        let dir = common::process_scratch("services-rc");
         let store = Store::open(dir.join("store")).unwrap();
         let artifact = materialize_bhyve_image(&fruix_systems::fruix_freebsd_rc(), &store)
             .unwrap_or_else(|e| panic!("{e}"));

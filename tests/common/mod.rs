@@ -20,6 +20,30 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// A scratch directory like [`scratch`] that lives as long as the test process: for
+/// fixtures built once per test binary and kept in a `static` (statics are never dropped,
+/// so the directory is removed by an exit hook instead of leaking into the temp dir).
+pub fn process_scratch(name: &str) -> PathBuf {
+    static DIRS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    extern "C" fn remove_all() {
+        let dirs = DIRS.lock().map(|d| d.clone()).unwrap_or_default();
+        for dir in dirs {
+            // Store items and images are read-only: make them writable, then remove.
+            let _ = Command::new("chmod").args(["-R", "u+w"]).arg(&dir).status();
+            let _ = fs::remove_dir_all(&dir);
+        }
+    }
+    let dir = scratch(name);
+    DIRS.lock().unwrap().push(dir.clone());
+    // SAFETY: registers a plain `extern "C"` function with no arguments, as atexit(3)
+    // requires; it runs once when the test harness exits.
+    HOOK.call_once(|| unsafe {
+        libc::atexit(remove_all);
+    });
+    dir
+}
+
 /// Removes a tree that holds read-only directories (as store items and images are written).
 pub fn remove_read_only_tree(root: &Path) {
     Command::new("chmod")
