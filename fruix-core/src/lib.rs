@@ -26,6 +26,7 @@ pub mod image;
 pub mod io_error;
 pub mod links;
 pub mod rootfs;
+pub mod sparse;
 pub mod store;
 pub mod system;
 pub mod tree;
