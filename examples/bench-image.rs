@@ -29,13 +29,18 @@ use std::time::Instant;
 
 /// The benchmark's system: the default one on the generated release sets.
 fn system(sets: &Path, rc_change: bool) -> OperatingSystem {
+    system_of_size(sets, rc_change, "1GiB")
+}
+
+/// [`system`] with an image of `size`.
+fn system_of_size(sets: &Path, rc_change: bool, size: &str) -> OperatingSystem {
     let mut os = fruix_systems::fruix_freebsd();
     os.base.source = BaseSource::DistSets {
         dir: sets.to_owned(),
         base_sha256: None,
         kernel_sha256: None,
     };
-    os.image.size = fruix_core::ImageSize::Fixed("1GiB".parse().expect("size"));
+    os.image.size = fruix_core::ImageSize::Fixed(size.parse().expect("size"));
     if rc_change {
         os.rc_conf.insert("dumpdev".into(), "AUTO".into());
     }
@@ -63,8 +68,12 @@ fn child(mode: &str, store: &Path, sets: &Path) {
             last = (Instant::now(), name);
         }
     };
-    let built =
-        materialize_bhyve_image_with_progress(&system(sets, mode == "image-rc"), &store, &mut note);
+    let os = match mode {
+        "image-rc" => system(sets, true),
+        "image-4g" => system_of_size(sets, false, "4GiB"),
+        _ => system(sets, false),
+    };
+    let built = materialize_bhyve_image_with_progress(&os, &store, &mut note);
     shares.push(format!("{} {:.2}s", last.1, last.0.elapsed().as_secs_f64()));
     eprintln!("  stages: {}", shares.join(", "));
     match built {
@@ -240,17 +249,25 @@ fn main() {
     let closure = fruix_core::system::build_system(&os, &st).expect("closure");
     let image = fruix_core::image::materialize_bhyve_image(&os, &st).expect("image");
     let spec = image.spec.clone();
-    let store_bytes = du(&[store.clone()]);
+    let store_bytes = du(std::slice::from_ref(&store));
     let base_bytes = du(&[
         st.physical(&closure.base.runtime),
         st.physical(&closure.base.bootloader),
         st.physical(&closure.base.kernel),
     ]);
-    let image_bytes = du(&[image.disk_image.clone()]);
+    let image_bytes = du(std::slice::from_ref(&image.disk_image));
     let (rc, rss, cpu) = ours("image-rc", &store, &sets);
     rows.push((
         "fruix: rebuild after one rc.conf change".into(),
         rc,
+        rss,
+        cpu,
+    ));
+    // Peak memory must not grow with the image: the same system in a 4 GiB image.
+    let (w, rss, cpu) = ours("image-4g", &store, &sets);
+    rows.push((
+        "fruix: the same system in a 4 GiB image".into(),
+        w,
         rss,
         cpu,
     ));
