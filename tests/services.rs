@@ -251,11 +251,16 @@ fn the_rc_d_image_has_a_script_per_service_that_sh_and_rcorder_accept() {
     }
 
     // In the image's root file system, the scripts are where rc looks for them.
-    let root_img = b
-        .store
-        .physical(&md.root_store_path.parse::<StorePath>().unwrap())
-        .join("root.img");
-    let mut ufs = Ufs::open(fs::File::open(root_img).unwrap(), 0).unwrap();
+    // The root file system is the root partition's range of the image item's disk.img.
+    let root_item: StorePath = md.root_store_path.parse().unwrap();
+    assert_eq!(root_item, b.artifact.image);
+    let root = b
+        .artifact
+        .spec
+        .partition(fruix_core::image::PartitionKind::FreebsdUfs)
+        .unwrap();
+    let disk = b.store.physical(&root_item).join("disk.img");
+    let mut ufs = Ufs::open(fs::File::open(disk).unwrap(), root.offset()).unwrap();
     for (name, text) in &local {
         let path = format!("/usr/local/etc/rc.d/{name}");
         let (ino, _) = fruix_core::links::resolve(&mut ufs, path.as_bytes()).unwrap();

@@ -129,6 +129,13 @@ fn write_random(path: &Path, size: u64, rng: &mut Rng, buf: &mut [u8]) {
 
 /// Runs a command; returns (wall seconds, peak RSS in KiB) of that child alone.
 pub fn measure(cmd: &mut Command) -> (f64, u64) {
+    let (wall, rss, _) = measure_cpu(cmd);
+    (wall, rss)
+}
+
+/// [`measure`], and the child's CPU time (user + system seconds): on a shared machine,
+/// what the step itself cost.
+pub fn measure_cpu(cmd: &mut Command) -> (f64, u64, f64) {
     let start = Instant::now();
     // Reaped by wait4 below (which also reports the child's own peak memory).
     #[allow(clippy::zombie_processes)]
@@ -144,10 +151,281 @@ pub fn measure(cmd: &mut Command) -> (f64, u64) {
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
         "{cmd:?} failed"
     );
-    (wall, usage.ru_maxrss as u64)
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (
+        wall,
+        usage.ru_maxrss as u64,
+        secs(usage.ru_utime) + secs(usage.ru_stime),
+    )
 }
 
 pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
+}
+
+/// What [`release_sets`] wrote.
+pub struct SetStats {
+    pub files: u64,
+    pub bytes: u64,
+    pub symlinks: u64,
+    pub hard_links: u64,
+    pub setuid: u64,
+    pub schg: u64,
+    pub base_txz: u64,
+    pub kernel_txz: u64,
+}
+
+/// Fills `buf` with bytes that compress about as well as a FreeBSD base does (xz gets
+/// 4-5x): short runs copied from a shared 256 KiB pool (matches within xz's window) with
+/// a little noise between them.
+pub fn fill_compressible(buf: &mut [u8], rng: &mut Rng, pool: &[u8]) {
+    let mut at = 0;
+    while at < buf.len() {
+        let r = rng.next();
+        let (len, copy) = if r % 8 < 7 {
+            (8 + (r >> 8) as usize % 56, true)
+        } else {
+            (8 + (r >> 8) as usize % 24, false)
+        };
+        let len = len.min(buf.len() - at);
+        if copy {
+            let from = (r >> 20) as usize % (pool.len() - 64);
+            buf[at..at + len].copy_from_slice(&pool[from..from + len]);
+        } else {
+            for b in &mut buf[at..at + len] {
+                *b = rng.next() as u8;
+            }
+        }
+        at += len;
+    }
+}
+
+/// One `.txz` being written: a tar stream into a multithreaded xz encoder (as FreeBSD's
+/// release build runs `xz -T0`, so the sets have many blocks).
+struct SetWriter {
+    tar: tar::Builder<xz2::write::XzEncoder<fs::File>>,
+    dirs: std::collections::BTreeSet<String>,
+}
+
+impl SetWriter {
+    fn new(path: &Path) -> SetWriter {
+        let stream = xz2::stream::MtStreamBuilder::new()
+            .threads(2)
+            .preset(1)
+            .block_size(24 << 20)
+            .encoder()
+            .unwrap();
+        let file = fs::File::create(path).unwrap();
+        let mut tar = tar::Builder::new(xz2::write::XzEncoder::new_stream(file, stream));
+        tar.mode(tar::HeaderMode::Deterministic);
+        let mut w = SetWriter {
+            tar,
+            dirs: Default::default(),
+        };
+        w.dir(".");
+        w
+    }
+
+    fn header(kind: tar::EntryType, perm: u32, size: u64) -> tar::Header {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(kind);
+        h.set_mode(perm);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1_700_000_000);
+        h.set_size(size);
+        h
+    }
+
+    fn dir(&mut self, rel: &str) {
+        if rel != "." {
+            if let Some((parent, _)) = rel.rsplit_once('/') {
+                if !self.dirs.contains(parent) {
+                    self.dir(parent);
+                }
+            } else if !self.dirs.contains(".") {
+                self.dir(".");
+            }
+        }
+        if self.dirs.insert(rel.to_owned()) {
+            let mut h = Self::header(tar::EntryType::Directory, 0o755, 0);
+            let name = if rel == "." {
+                "./".to_owned()
+            } else {
+                format!("./{rel}/")
+            };
+            self.tar
+                .append_data(&mut h, name, std::io::empty())
+                .unwrap();
+        }
+    }
+
+    fn parent(&mut self, rel: &str) {
+        let parent = rel.rsplit_once('/').map_or(".", |(p, _)| p).to_owned();
+        if !self.dirs.contains(&parent) {
+            self.dir(&parent);
+        }
+    }
+
+    /// A pax extended header giving the next entry BSD file flags.
+    fn fflags(&mut self, flags: &str) {
+        let body = format!(" SCHILY.fflags={flags}\n");
+        let mut len = body.len() + 1;
+        if format!("{len}{body}").len() != len {
+            len += 1;
+        }
+        let record = format!("{len}{body}");
+        let mut h = Self::header(tar::EntryType::XHeader, 0o644, record.len() as u64);
+        self.tar
+            .append_data(&mut h, "./PaxHeaders/x", record.as_bytes())
+            .unwrap();
+    }
+
+    fn file(&mut self, rel: &str, perm: u32, data: &[u8]) {
+        self.parent(rel);
+        let mut h = Self::header(tar::EntryType::Regular, perm, data.len() as u64);
+        self.tar
+            .append_data(&mut h, format!("./{rel}"), data)
+            .unwrap();
+    }
+
+    fn link(&mut self, kind: tar::EntryType, rel: &str, target: &str) {
+        self.parent(rel);
+        let mut h = Self::header(
+            kind,
+            if kind == tar::EntryType::Link {
+                0o555
+            } else {
+                0o755
+            },
+            0,
+        );
+        self.tar
+            .append_link(&mut h, format!("./{rel}"), target)
+            .unwrap();
+    }
+
+    fn finish(self) {
+        self.tar.into_inner().unwrap().finish().unwrap();
+    }
+}
+
+/// Writes FreeBSD-style release sets into `dir`: `base.txz` (everything but
+/// `boot/kernel`), `kernel.txz` (`boot/kernel`) and a `MANIFEST` with their sha256s. The
+/// tree has the shape of [`generate`]'s, plus setuid programs, `schg` files, and the
+/// `extra` files given (path, mode, bytes). Deterministic for the same arguments.
+pub fn release_sets(
+    dir: &Path,
+    files: u64,
+    scale: u64,
+    extra: &[(String, u32, Vec<u8>)],
+) -> SetStats {
+    fs::create_dir_all(dir).unwrap();
+    let mut rng = Rng(0x5eed_f00d_cafe_1234);
+    let mut pool = vec![0u8; 256 << 10];
+    for b in pool.iter_mut() {
+        *b = rng.next() as u8;
+    }
+    let mut buf = vec![0u8; 0];
+    let mut base = SetWriter::new(&dir.join("base.txz"));
+    let mut kernel = SetWriter::new(&dir.join("kernel.txz"));
+    let mut st = SetStats {
+        files: 0,
+        bytes: 0,
+        symlinks: 0,
+        hard_links: 0,
+        setuid: 0,
+        schg: 0,
+        base_txz: 0,
+        kernel_txz: 0,
+    };
+    for &(dir, share, lo, hi, prefix, suffix) in SHAPE {
+        let set = if dir.starts_with("boot/kernel") {
+            &mut kernel
+        } else {
+            &mut base
+        };
+        let n = (files as f64 * share).round() as u64;
+        let fanout = (n / 400).max(1);
+        let mut previous: Option<String> = None;
+        for i in 0..n {
+            let sub = if fanout > 1 {
+                format!("/d{:02}", i % fanout)
+            } else {
+                String::new()
+            };
+            let name = format!("{prefix}{tag}{i:05}{suffix}", tag = dir.replace('/', "_"));
+            let rel = format!("{dir}{sub}/{name}");
+            let roll = rng.next() % 100;
+            if let (true, Some(prev)) = (roll < 4, &previous) {
+                let target = prev.rsplit('/').next().unwrap().to_owned();
+                set.link(tar::EntryType::Symlink, &rel, &target);
+                st.symlinks += 1;
+                continue;
+            }
+            if let (true, Some(prev)) = (roll < 6, &previous) {
+                set.link(tar::EntryType::Link, &rel, &format!("./{prev}"));
+                st.hard_links += 1;
+                continue;
+            }
+            let mut size = rng.size(lo, hi);
+            if size > 65536 {
+                size *= scale;
+            }
+            buf.resize(size as usize, 0);
+            fill_compressible(&mut buf, &mut rng, &pool);
+            let program = ["bin", "sbin", "usr/bin", "usr/sbin", "libexec"].contains(&dir);
+            let mut perm = if program { 0o555 } else { 0o444 };
+            if program && roll % 25 == 7 {
+                perm |= 0o4000;
+                st.setuid += 1;
+            }
+            if (dir == "lib" || dir == "sbin") && roll % 10 == 3 {
+                set.fflags("schg");
+                st.schg += 1;
+            }
+            set.file(&rel, perm, &buf);
+            st.files += 1;
+            st.bytes += size;
+            previous = Some(rel);
+        }
+    }
+    // The kernel itself.
+    buf.resize((30_000_000 * scale) as usize, 0);
+    fill_compressible(&mut buf, &mut rng, &pool);
+    kernel.file("boot/kernel/kernel", 0o555, &buf);
+    st.files += 1;
+    st.bytes += buf.len() as u64;
+    for (rel, perm, data) in extra {
+        let set = if rel.starts_with("boot/kernel/") {
+            &mut kernel
+        } else {
+            &mut base
+        };
+        set.file(rel, *perm, data);
+        st.files += 1;
+        st.bytes += data.len() as u64;
+    }
+    base.finish();
+    kernel.finish();
+    let mut manifest = String::new();
+    for set in ["base.txz", "kernel.txz"] {
+        let path = dir.join(set);
+        let len = fs::metadata(&path).unwrap().len();
+        if set == "base.txz" {
+            st.base_txz = len;
+        } else {
+            st.kernel_txz = len;
+        }
+        let sum = Command::new("sha256sum").arg(&path).output().unwrap();
+        let sum = String::from_utf8(sum.stdout).unwrap();
+        let sum = sum.split_whitespace().next().unwrap().to_owned();
+        manifest.push_str(&format!(
+            "{set}\t{sum}\t0\t{}\t\"\"\ton\n",
+            set.trim_end_matches(".txz")
+        ));
+    }
+    fs::write(dir.join("MANIFEST"), manifest).unwrap();
+    st
 }

@@ -27,6 +27,7 @@ pub mod io_error;
 pub mod links;
 pub mod pkg;
 pub mod rootfs;
+pub mod sparse;
 pub mod store;
 pub mod system;
 pub mod tree;

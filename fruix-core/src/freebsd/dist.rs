@@ -2,8 +2,13 @@
 //! trees.
 //!
 //! Each set is checked against a pinned sha256, or against the release's `MANIFEST`
-//! (`base.txz<TAB>sha256<TAB>count<TAB>...` lines), before anything is unpacked. The
-//! import is cached by the sets' hashes, so a warm rebuild reads nothing but the manifest.
+//! (`base.txz<TAB>sha256<TAB>count<TAB>...` lines). The check is made while the set is
+//! read for unpacking, so each set is read once: its entries go into the private staging
+//! directories of the base's items (each one checked, see [`super::slices`]), and a set
+//! whose sum differs fails the import before any item is committed, leaving the store
+//! unchanged. Both sets are decompressed on threads of their own, ahead of the unpacking.
+//! The import is cached by the sets' hashes, so a warm rebuild reads nothing but the
+//! manifest.
 
 use super::loader_efi::LoaderEfi;
 use super::slices::{read_index, BaseError, BaseItems, EntryData, Provenance, Set, Slicer};
@@ -14,6 +19,7 @@ use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 /// The sha256 of a file, streamed.
 pub fn sha256_file(path: &Path) -> Result<String, BaseError> {
@@ -75,8 +81,22 @@ pub fn materialize(
             (dir.join("base.txz"), base_sum.as_str(), Set::Base),
             (dir.join("kernel.txz"), kernel_sum.as_str(), Set::Kernel),
         ];
-        for (file, expected, _) in &sets {
-            let actual = sha256_file(file)?;
+        // Both sets start decompressing at once; the kernel's waits (a few chunks ahead)
+        // until the base is unpacked.
+        let mut streams = Vec::new();
+        for (file, _, _) in &sets {
+            streams.push(SetStream::open(file)?);
+        }
+        let mut slicer = Slicer::new(store, &base.release, &dir.display().to_string())?;
+        let mut failed = None;
+        for ((file, _, set), stream) in sets.iter().zip(&mut streams) {
+            if failed.is_none() {
+                failed = unpack(file, stream, *set, &mut slicer).err();
+            }
+        }
+        // A set whose sum differs is reported as such, whatever its unpacking said.
+        for ((file, expected, _), stream) in sets.iter().zip(streams) {
+            let actual = stream.finish(file)?;
             if actual != *expected {
                 return Err(BaseError::Checksum {
                     file: file.clone(),
@@ -85,9 +105,8 @@ pub fn materialize(
                 });
             }
         }
-        let mut slicer = Slicer::new(store, &base.release, &dir.display().to_string())?;
-        for (file, _, set) in &sets {
-            unpack(file, *set, &mut slicer)?;
+        if let Some(e) = failed {
+            return Err(e);
         }
         Ok(slicer
             .finish(store, provenance.clone(), loader.as_ref())?
@@ -133,16 +152,37 @@ fn file_flags(value: &str) -> u32 {
         .fold(0, |a, b| a | b)
 }
 
-/// Streams one `.txz` into the slicer.
-fn unpack(file: &Path, set: Set, slicer: &mut Slicer<'_>) -> Result<(), BaseError> {
+/// Streams one decompressed `.txz` into the slicer, to the end of the set.
+fn unpack(
+    file: &Path,
+    stream: &mut SetStream,
+    set: Set,
+    slicer: &mut Slicer<'_>,
+) -> Result<(), BaseError> {
     let name = file.display().to_string();
     slicer.set_origin(&name);
     let archive_err = |e: std::io::Error| BaseError::Archive {
         archive: name.clone(),
         why: e.to_string(),
     };
-    let reader = File::open(file).map_err(io("opening", file))?;
-    let mut archive = tar::Archive::new(xz2::read::XzDecoder::new(reader));
+    let mut archive = tar::Archive::new(&mut *stream);
+    unpack_entries(&name, &mut archive, set, slicer)?;
+    // Past tar's end marker: the rest must decompress too (a damaged tail is an error).
+    std::io::copy(stream, &mut std::io::sink()).map_err(archive_err)?;
+    Ok(())
+}
+
+fn unpack_entries(
+    name: &str,
+    archive: &mut tar::Archive<&mut SetStream>,
+    set: Set,
+    slicer: &mut Slicer<'_>,
+) -> Result<(), BaseError> {
+    let name = name.to_owned();
+    let archive_err = |e: std::io::Error| BaseError::Archive {
+        archive: name.clone(),
+        why: e.to_string(),
+    };
     for entry in archive.entries().map_err(archive_err)? {
         let mut entry = entry.map_err(archive_err)?;
         let not_utf8 = |what: &str, bytes: &[u8]| BaseError::Entry {
@@ -324,6 +364,135 @@ fn walk_tree(
         }
     }
     Ok(())
+}
+
+/// Decompressed bytes travel in chunks of this size, at most `AHEAD` of them queued.
+const CHUNK: usize = 1 << 20;
+const AHEAD: usize = 4;
+
+/// A set decompressed on a thread of its own, which also hashes the compressed bytes.
+struct SetStream {
+    rx: Option<mpsc::Receiver<std::io::Result<Vec<u8>>>>,
+    chunk: Vec<u8>,
+    at: usize,
+    thread: Option<std::thread::JoinHandle<std::io::Result<String>>>,
+}
+
+/// Reads a file, hashing every byte read.
+struct Hashing<R> {
+    inner: R,
+    sha: Sha256,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sha.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl SetStream {
+    fn open(file: &Path) -> Result<SetStream, BaseError> {
+        let input = File::open(file).map_err(io("opening", file))?;
+        let (tx, rx) = mpsc::sync_channel(AHEAD);
+        let thread = std::thread::spawn(move || {
+            let mut xz = xz2::read::XzDecoder::new(Hashing {
+                inner: input,
+                sha: Sha256::new(),
+            });
+            loop {
+                let mut chunk = vec![0u8; CHUNK];
+                let n = match read_full(&mut xz, &mut chunk) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        break;
+                    }
+                };
+                if n == 0 {
+                    break;
+                }
+                chunk.truncate(n);
+                if tx.send(Ok(chunk)).is_err() {
+                    break; // The unpacking stopped: only the sum is still wanted.
+                }
+            }
+            // Whatever was not decompressed is hashed as it is.
+            let mut rest = xz.into_inner();
+            std::io::copy(&mut rest, &mut std::io::sink())?;
+            Ok(hex(&rest.sha.finalize()))
+        });
+        Ok(SetStream {
+            rx: Some(rx),
+            chunk: Vec::new(),
+            at: 0,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops decompressing; the sha256 of the whole set file.
+    fn finish(mut self, file: &Path) -> Result<String, BaseError> {
+        self.rx = None;
+        let thread = self.thread.take();
+        match thread.map(|t| t.join()) {
+            Some(Ok(Ok(sum))) => Ok(sum),
+            Some(Ok(Err(e))) => Err(io("reading", file)(e).into()),
+            _ => Err(
+                io("reading", file)(std::io::Error::other("the decompressing thread failed"))
+                    .into(),
+            ),
+        }
+    }
+}
+
+impl Drop for SetStream {
+    fn drop(&mut self) {
+        self.rx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Reads until `buf` is full or the input ends.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+impl Read for SetStream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.at == self.chunk.len() {
+            let Some(rx) = &self.rx else { return Ok(0) };
+            match rx.recv() {
+                Ok(Ok(chunk)) => {
+                    self.chunk = chunk;
+                    self.at = 0;
+                }
+                Ok(Err(e)) => {
+                    self.rx = None;
+                    return Err(e);
+                }
+                Err(_) => {
+                    self.rx = None;
+                    return Ok(0);
+                }
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 #[cfg(test)]

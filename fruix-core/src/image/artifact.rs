@@ -1,13 +1,14 @@
 //! The image as a store item: `<hash>-fruix-bhyve-image-<host>` with `disk.img`,
-//! `metadata`, `metadata.json`, `run-bhyve.sh` and `run-qemu.sh`. The ESP and the root
-//! file system are store items of their own (`fruix-esp-*`, `fruix-root-*`), so a change
-//! that touches only one of them reuses the other; `disk.img` is assembled from them.
+//! `metadata`, `metadata.json`, `run-bhyve.sh` and `run-qemu.sh`. The ESP is a store item
+//! of its own (`fruix-esp-*`, small, shared by every system with the same loader); the
+//! root file system is written straight into `disk.img` at its partition's offset, so its
+//! bytes are stored once: the image item is also the root's item (`root_store_path`).
 //!
 //! Every item is found by the identities of its inputs (the system item, the boot loader
 //! item, the declared layout, the scheme), so a warm rebuild finds the image without
 //! building anything. A cold one moves forward: root tree (once) -> every program the
-//! system runs is in it ([`super::programs`]) -> its UFS2 layout ->
-//! ESP item -> root item -> the sealed disk layout, from the partitions' sizes -> disk.
+//! system runs is in it ([`super::programs`]) -> its UFS2 layout -> ESP item -> the sealed
+//! disk layout, from the partitions' sizes -> disk (table, ESP, root, in one file).
 
 use super::esp::{build_esp, EspError};
 use super::gpt::{self, write_partition_table};
@@ -23,7 +24,7 @@ use crate::tree::FileTree;
 use crate::{geometry, ToValidated, ValidatedSystem};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// Why an image could not be made. The store keeps only complete items.
@@ -120,8 +121,9 @@ pub enum Stage {
 }
 
 /// Bumped whenever the image's bytes would change for the same inputs (v2: metadata
-/// derived from the layout and the consoles, `loader_console`).
-const SCHEME: &str = "fruix-image-v2";
+/// derived from the layout and the consoles, `loader_console`; v3: the root file system is
+/// a range of `disk.img`, `root_store_path` the image item).
+const SCHEME: &str = "fruix-image-v3";
 
 fn key(kind: &str, parts: &[&str]) -> String {
     let mut sha = Sha256::new();
@@ -138,7 +140,6 @@ fn key(kind: &str, parts: &[&str]) -> String {
 struct ImageKeys {
     image: String,
     esp: String,
-    root: String,
 }
 
 impl ImageKeys {
@@ -165,14 +166,7 @@ impl ImageKeys {
                 &layout::esp_volume_id(closure.base.bootloader.hash()).to_string(),
             ],
         );
-        // A fixed image size fixes the root's; `auto` sizes it from the tree, which the
-        // system item determines.
-        let root_size = os
-            .geometry()
-            .fixed_root_size()
-            .map_or_else(|| "auto".to_owned(), |size| size.to_string());
-        let root = key("root", &[&system, &root_size, &os.image.root_label]);
-        Ok(ImageKeys { image, esp, root })
+        Ok(ImageKeys { image, esp })
     }
 }
 
@@ -200,14 +194,6 @@ fn plan_root<'t>(os: &ValidatedSystem, tree: &'t FileTree) -> Result<UfsLayout<'
     Ok(UfsLayout::plan(tree, &root_options(os, Some(size)))?)
 }
 
-/// The size of a root item's file system (its `root.img` is exactly that long).
-fn built_root_size(store: &Store, root: &StorePath) -> Result<u64, ImageError> {
-    let path = store.physical(root).join("root.img");
-    fs::metadata(&path)
-        .map(|m| m.len())
-        .map_err(|e| ImageError::Damaged(root.to_string(), e.to_string()))
-}
-
 /// The image layout of `os`, sealed before anything is written (building the system
 /// closure in `store` if needed). Found without building anything when the image is built.
 pub fn operating_system_image_spec(
@@ -220,14 +206,9 @@ pub fn operating_system_image_spec(
     if let Some(image) = store.cached(&keys.image) {
         return Ok(load(store, &image)?.spec);
     }
-    let root_fs_size = match store.cached(&keys.root) {
-        Some(root) => built_root_size(store, &root)?,
-        None => {
-            let tree = rootfs::root_tree(store, &closure)?;
-            check_tree(&os, &tree)?;
-            layout::root_fs_size(&os, ufs::min_size(&tree, &root_options(&os, None))?)?
-        }
-    };
+    let tree = rootfs::root_tree(store, &closure)?;
+    check_tree(&os, &tree)?;
+    let root_fs_size = layout::root_fs_size(&os, ufs::min_size(&tree, &root_options(&os, None))?)?;
     Ok(layout::seal(
         &os,
         closure.system.hash(),
@@ -263,15 +244,8 @@ pub fn materialize_bhyve_image_with_progress(
     load(store, &image)
 }
 
-/// The root partition's item: found in the store, or laid out and still to be written.
-enum Root<'t> {
-    Built(StorePath),
-    Planned(UfsLayout<'t>),
-}
-
-/// The image stage, forward only: the root tree (built once, and only when the root item
-/// is not in the store) and its layout, the ESP item, the root item, the sealed layout
-/// from the partitions' sizes, the disk.
+/// The image stage, forward only: the root tree and its layout, the ESP item, the sealed
+/// layout from the partitions' sizes, the disk.
 fn build_image(
     os: &ValidatedSystem,
     store: &Store,
@@ -281,36 +255,19 @@ fn build_image(
 ) -> Result<StorePath, ImageError> {
     // Sized and planned before any item is written: an image too small for its
     // contents fails here, leaving the store as it was.
-    let tree;
-    let root = match store.cached(&keys.root) {
-        Some(item) => Root::Built(item),
-        None => {
-            tree = rootfs::root_tree(store, closure)?;
-            // Closure completeness: every program the system runs is in the tree.
-            check_tree(os, &tree)?;
-            Root::Planned(plan_root(os, &tree)?)
-        }
-    };
+    let tree = rootfs::root_tree(store, closure)?;
+    // Closure completeness: every program the system runs is in the tree.
+    check_tree(os, &tree)?;
+    let root = plan_root(os, &tree)?;
     progress(Stage::Esp);
     let esp = esp_item(os, store, closure, &keys.esp)?;
-    let (root, root_fs_size) = match root {
-        Root::Built(item) => {
-            let size = built_root_size(store, &item)?;
-            (item, size)
-        }
-        Root::Planned(plan) => {
-            let size = plan.size_bytes;
-            (root_item(os, store, &keys.root, &plan, progress)?, size)
-        }
-    };
     let spec = layout::seal(
         os,
         closure.system.hash(),
         closure.base.bootloader.hash(),
-        root_fs_size,
+        root.size_bytes,
     )?;
-    progress(Stage::Disk);
-    disk_item(os, store, closure, &spec, &esp, &root)
+    disk_item(os, store, closure, &spec, &esp, &root, progress)
 }
 
 /// Reads a built image back from its item.
@@ -354,75 +311,41 @@ fn esp_item(
     })
 }
 
-fn root_item(
-    os: &ValidatedSystem,
-    store: &Store,
-    root_key: &str,
-    plan: &UfsLayout<'_>,
-    progress: &mut dyn FnMut(Stage),
-) -> Result<StorePath, ImageError> {
-    store.build_cached::<ImageError>(root_key, |store| {
-        let mut b = store.builder(&format!("fruix-root-{}", os.host_name))?;
-        let path = b.prepare("root.img")?;
-        // It holds every file of the system, secrets included: owner-only on the host.
-        b.set_meta("root.img", ImageMeta::root(0o400));
-        let file = File::create(&path).map_err(io("creating", &path))?;
-        // A new file reads as zeros: the writer's fast path for files applies (kernel-side
-        // copies, sources opened ahead, holes kept).
-        plan.write_to_file_with_progress(&file, 0, &mut |done, total| {
-            progress(Stage::Root { done, total })
-        })
-        .map_err(|e| match e {
-            ufs::WriteError::Io(source) => {
-                ImageError::from(io("writing the root file system", &path)(source))
-            }
-            other => ImageError::from(other),
-        })?;
-        file.sync_all().map_err(io("syncing", &path))?;
-        Ok(b.commit()?)
-    })
-}
-
-/// Copies `src` into `dst` (the file at `dst_path`) at `offset`, leaving all-zero blocks as
-/// holes.
-fn copy_sparse(src: &Path, dst: &mut File, dst_path: &Path, offset: u64) -> Result<(), ImageError> {
-    const BLOCK: usize = 64 << 10;
+/// Copies `src` into `dst` (the file at `dst_path`) at `offset`, leaving holes where
+/// `src` has them.
+fn copy_sparse(src: &Path, dst: &File, dst_path: &Path, offset: u64) -> Result<(), ImageError> {
     let mut input = File::open(src).map_err(io("opening", src))?;
-    let mut buf = vec![0u8; BLOCK];
+    let len = input.metadata().map_err(io("reading", src))?.len();
+    let mut buf = vec![0u8; 1 << 20];
     let mut at = offset;
-    loop {
-        let mut n = 0;
-        while n < BLOCK {
-            let got = input.read(&mut buf[n..]).map_err(io("reading", src))?;
-            if got == 0 {
-                break;
-            }
-            n += got;
+    let mut failed = None;
+    crate::sparse::stream(&mut input, len, &mut buf, &mut |chunk| {
+        if failed.is_none() && chunk.iter().any(|&b| b != 0) {
+            failed = dst.write_all_at(chunk, at).err();
         }
-        if n == 0 {
-            return Ok(());
-        }
-        if buf[..n].iter().any(|&b| b != 0) {
-            dst.seek(SeekFrom::Start(at))
-                .map_err(io("seeking in", dst_path))?;
-            dst.write_all(&buf[..n])
-                .map_err(io("writing the disk image", dst_path))?;
-        }
-        at += n as u64;
+        at += chunk.len() as u64;
+    })
+    .map_err(io("reading", src))?;
+    match failed {
+        Some(e) => Err(io("writing the disk image", dst_path)(e).into()),
+        None => Ok(()),
     }
 }
 
+/// The image item: `disk.img` written in one go (the table, the ESP copied from its item,
+/// the root file system written in place at its partition's offset), then hashed.
 fn disk_item(
     os: &ValidatedSystem,
     store: &Store,
     closure: &SystemClosure,
     spec: &ImageSpec,
     esp: &StorePath,
-    root: &StorePath,
+    root: &UfsLayout<'_>,
+    progress: &mut dyn FnMut(Stage),
 ) -> Result<StorePath, ImageError> {
     let mut b = store.builder(&format!("fruix-bhyve-image-{}", spec.host_name))?;
     let disk_path = b.prepare("disk.img")?;
-    // Like root.img, it holds the system's secrets: owner-only on the host.
+    // It holds every file of the system, secrets included: owner-only on the host.
     b.set_meta("disk.img", ImageMeta::root(0o400));
     let mut disk = fs::OpenOptions::new()
         .write(true)
@@ -432,33 +355,33 @@ fn disk_item(
     disk.set_len(spec.disk_size)
         .map_err(io("sizing", &disk_path))?;
     write_partition_table(spec, &mut disk)?;
-    for (kind, item, file) in [
-        (PartitionKind::Esp, esp, "esp.img"),
-        (PartitionKind::FreebsdUfs, root, "root.img"),
-    ] {
-        if let Some(part) = spec.partition(kind) {
-            copy_sparse(
-                &store.physical(item).join(file),
-                &mut disk,
-                &disk_path,
-                part.offset(),
-            )?;
-        }
+    if let Some(part) = spec.partition(PartitionKind::Esp) {
+        let esp_img = store.physical(esp).join("esp.img");
+        copy_sparse(&esp_img, &disk, &disk_path, part.offset())?;
     }
-    disk.sync_all().map_err(io("syncing", &disk_path))?;
+    if let Some(part) = spec.partition(PartitionKind::FreebsdUfs) {
+        // The new file reads as zeros: the writer's fast path for files applies
+        // (kernel-side copies, sources opened ahead, holes kept).
+        root.write_to_file_with_progress(&disk, part.offset(), &mut |done, total| {
+            progress(Stage::Root { done, total })
+        })
+        .map_err(|e| match e {
+            ufs::WriteError::Io(source) => {
+                ImageError::from(io("writing the root file system", &disk_path)(source))
+            }
+            other => ImageError::from(other),
+        })?;
+    }
+    progress(Stage::Disk);
+    // Not fsynced, like every other item's files: a killed build leaves only its staging
+    // directory (the item appears by one rename, and is registered after it, the record
+    // synced). After an operating-system crash an item's data may be incomplete under a
+    // durable record, which `fruix store verify` finds by re-hashing; syncing here would
+    // only make the build wait for the disk to write the whole image.
     drop(disk);
-    let raw_sha256 =
-        crate::store::hash::sha256_file(&disk_path).map_err(io("reading", &disk_path))?;
-    let md = metadata::metadata(
-        os,
-        store,
-        closure,
-        spec,
-        &b.self_path(),
-        esp,
-        root,
-        &raw_sha256,
-    )?;
+    // One read gives raw_sha256 and the item hash's share of disk.img (its first entry).
+    let raw_sha256 = b.hash_first_file("disk.img")?;
+    let md = metadata::metadata(os, store, closure, spec, &b.self_path(), esp, &raw_sha256)?;
     b.file_with_self_ref("metadata", md.to_key_values().as_bytes(), false)?;
     let json = serde_json::to_vec_pretty(&md)
         .map_err(|e| ImageError::Damaged(String::new(), e.to_string()))?;

@@ -189,8 +189,9 @@ pub fn plan(
 }
 
 /// Seals the layout of `os` around a root file system of `root_fs_size` bytes (what
-/// [`root_fs_size`] gave, which the root item was built with). `seed` (the system's store
-/// hash) derives the GUIDs; `esp_seed` (the boot loader item's hash) the ESP's volume id.
+/// [`root_fs_size`] gave, which the root file system is laid out with). `seed` (the
+/// system's store hash) derives the GUIDs; `esp_seed` (the boot loader item's hash) the
+/// ESP's volume id.
 pub fn seal(
     os: &ValidatedSystem,
     seed: &str,

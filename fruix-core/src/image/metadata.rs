@@ -63,7 +63,8 @@ pub struct Metadata {
     pub root_guid: String,
     /// Store path of the ESP volume item.
     pub esp_store_path: String,
-    /// Store path of the root file-system item.
+    /// Store path of the item holding the root file system: the image item itself, whose
+    /// `disk.img` holds it at the root partition's offset (`image-spec.json`).
     pub root_store_path: String,
     /// FreeBSD release of the base (`15.0-RELEASE`).
     pub freebsd_base_release: String,
@@ -158,7 +159,6 @@ pub fn metadata(
     spec: &ImageSpec,
     self_path: &str,
     esp: &StorePath,
-    root: &StorePath,
     raw_sha256: &str,
 ) -> Result<Metadata, ImageError> {
     let guid = |kind| {
@@ -230,7 +230,8 @@ pub fn metadata(
         esp_guid: guid(PartitionKind::Esp),
         root_guid: guid(PartitionKind::FreebsdUfs),
         esp_store_path: esp.to_string(),
-        root_store_path: root.to_string(),
+        // The root file system is a range of the image's own `disk.img`.
+        root_store_path: self_path.to_owned(),
         freebsd_base_release: provenance.release.clone(),
         freebsd_base_arch: provenance.arch.clone(),
         freebsd_base_source: provenance.source.clone(),
@@ -362,17 +363,7 @@ mod tests {
         .unwrap();
         edit(&mut spec);
         let item = &closure.system;
-        metadata(
-            os,
-            &store,
-            &closure,
-            &spec,
-            "/frx/store/x",
-            item,
-            item,
-            "00",
-        )
-        .unwrap()
+        metadata(os, &store, &closure, &spec, "/frx/store/x", item, "00").unwrap()
     }
 
     fn os(console: Vec<Console>) -> OperatingSystem {

@@ -20,6 +20,7 @@ pub struct ItemBuilder<'s> {
     staging: PathBuf,
     overlay: BTreeMap<String, ImageMeta>,
     self_refs: Vec<String>,
+    prefix: Option<super::hash::Prefix>,
     _staging_lock: Lock,
     done: bool,
 }
@@ -36,6 +37,7 @@ impl<'s> ItemBuilder<'s> {
             staging,
             overlay: BTreeMap::new(),
             self_refs: Vec::new(),
+            prefix: None,
             _staging_lock: lock,
             done: false,
         })
@@ -137,6 +139,36 @@ impl<'s> ItemBuilder<'s> {
         Ok(())
     }
 
+    /// Reads the finished file `rel` once and returns the sha256 of its bytes (hex), also
+    /// taking the item's hash as far as this file, so that [`Self::commit`] need not read
+    /// it again: for a large file (a disk image) that comes first among the item's entries
+    /// (names in byte order) and has one name. Give it its image metadata
+    /// ([`Self::set_meta`]) before, and change it no more; otherwise `commit` simply reads
+    /// the item whole, as it does for every other item.
+    pub fn hash_first_file(&mut self, rel: &str) -> Result<String> {
+        let full = self.prepare(rel)?;
+        // The mode it will have in the store, which the hash depends on.
+        let md = fs::symlink_metadata(&full).map_err(io("reading", &full))?;
+        let exec = md.permissions().mode() & 0o111 != 0;
+        let private = self.overlay.get(rel).is_some_and(is_private);
+        fs::set_permissions(
+            &full,
+            fs::Permissions::from_mode(physical_mode(exec, private)),
+        )
+        .map_err(io("setting mode of", &full))?;
+        let candidates = self.store.hashes()?;
+        let prefix = super::hash::digest_first_file(
+            &self.staging,
+            &self.name,
+            &self.overlay,
+            candidates,
+            rel,
+        )?;
+        let plain = prefix.plain_sha256.clone();
+        self.prefix = Some(prefix);
+        Ok(plain)
+    }
+
     /// Gives `rel` non-default image metadata (owner, group, mode bits, flags).
     pub fn set_meta(&mut self, rel: &str, meta: ImageMeta) {
         self.overlay.insert(rel.to_owned(), meta);
@@ -147,9 +179,10 @@ impl<'s> ItemBuilder<'s> {
         let overlay = std::mem::take(&mut self.overlay);
         canonicalize(&self.staging, &overlay)?;
         let self_refs = std::mem::take(&mut self.self_refs);
+        let prefix = self.prefix.take();
         let path = self
             .store
-            .register(&self.staging, &self.name, overlay, self_refs)?;
+            .register(&self.staging, &self.name, overlay, self_refs, prefix)?;
         self.done = true;
         Ok(path)
     }

@@ -65,10 +65,13 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The SHA-256 of a file's bytes as hex, streamed.
+/// The SHA-256 of a file's bytes as hex, streamed (holes are not read).
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut sha = Sha256::new();
-    std::io::copy(&mut fs::File::open(path)?, &mut sha)?;
+    let mut file = fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut buf = vec![0; 1 << 20];
+    crate::sparse::stream(&mut file, len, &mut buf, &mut |chunk| sha.update(chunk))?;
     Ok(hex(&sha.finalize()))
 }
 
@@ -257,8 +260,139 @@ pub fn digest(
         name,
         overlay,
         buf: vec![0; 1 << 16],
+        plain: None,
     };
     digest_source(src, name, scanner, self_refs)
+}
+
+/// An item's hash taken as far as its first entry, a large file, while the item is being
+/// built: the pass that reads the file also gives its plain sha256, and the commit goes on
+/// from here instead of reading the file again.
+pub struct Prefix {
+    sha: Sha256,
+    scanner: HashScanner,
+    candidates: BTreeSet<String>,
+    root_meta: ImageMeta,
+    rel: String,
+    entry: SourceEntry,
+    content_bytes: u64,
+    entries: u64,
+    /// The plain sha256 of the file's bytes, as hex.
+    pub plain_sha256: String,
+}
+
+/// Hashes the physical item at `root` (named `name`) as far as its entry `rel`, taken to
+/// be its first (a regular file with one name), finding references among `candidates`.
+pub(crate) fn digest_first_file(
+    root: &Path,
+    name: &str,
+    overlay: &BTreeMap<String, ImageMeta>,
+    candidates: BTreeSet<String>,
+    rel: &str,
+) -> Result<Prefix> {
+    let src = PhysicalItem {
+        root,
+        name,
+        overlay,
+        buf: vec![0; 1 << 20],
+        plain: Some((rel.to_owned(), Sha256::new())),
+    };
+    let scanner = HashScanner::new(
+        candidates
+            .iter()
+            .filter_map(|h| h.as_bytes().try_into().ok()),
+    );
+    let mut walk = Walk {
+        src,
+        self_refs: SelfRefs {
+            files: &[],
+            hash: None,
+        },
+        sha: Sha256::new(),
+        scanner,
+        links: HashMap::new(),
+        content_bytes: 0,
+        entries: 1,
+    };
+    put(&mut walk.sha, SCHEME.as_bytes());
+    put(&mut walk.sha, name.as_bytes());
+    // What `Walk::entry("")` does before its children.
+    let SourceEntry::Dir { meta: root_meta } = walk.src.entry("")? else {
+        return Err(walk.src.bad("", "the item is not a directory"));
+    };
+    put(&mut walk.sha, b"d");
+    put(&mut walk.sha, b"");
+    put_meta(&mut walk.sha, &root_meta);
+    let entry = walk.src.entry(rel)?;
+    if !matches!(entry, SourceEntry::File { link_key: None, .. }) {
+        return Err(walk
+            .src
+            .bad(rel, "only a file with one name can be hashed ahead"));
+    }
+    walk.entry(rel)?;
+    let plain = walk.src.plain.take().map(|(_, sha)| hex(&sha.finalize()));
+    Ok(Prefix {
+        sha: walk.sha,
+        scanner: walk.scanner,
+        candidates,
+        root_meta,
+        rel: rel.to_owned(),
+        entry,
+        content_bytes: walk.content_bytes,
+        entries: walk.entries,
+        plain_sha256: plain.unwrap_or_default(),
+    })
+}
+
+/// Finishes the hash begun by [`digest_first_file`]; `None` when it cannot be used (the
+/// file is not the item's first entry, it changed, or the candidates for references
+/// differ), and the item must be read whole.
+pub(crate) fn digest_resume(
+    prefix: Prefix,
+    root: &Path,
+    name: &str,
+    overlay: &BTreeMap<String, ImageMeta>,
+    candidates: &BTreeSet<String>,
+    self_refs: SelfRefs<'_>,
+) -> Result<Option<Digest>> {
+    let mut src = PhysicalItem {
+        root,
+        name,
+        overlay,
+        buf: vec![0; 1 << 16],
+        plain: None,
+    };
+    let names = src.list("")?;
+    let usable = prefix.candidates == *candidates
+        && names.first() == Some(&prefix.rel)
+        && !self_refs.files.contains(&prefix.rel)
+        && src.entry("")?
+            == (SourceEntry::Dir {
+                meta: prefix.root_meta,
+            })
+        && src.entry(&prefix.rel)? == prefix.entry;
+    if !usable {
+        return Ok(None);
+    }
+    let mut walk = Walk {
+        src,
+        self_refs,
+        sha: prefix.sha,
+        scanner: prefix.scanner,
+        links: HashMap::new(),
+        content_bytes: prefix.content_bytes,
+        entries: prefix.entries,
+    };
+    for child in &names[1..] {
+        walk.entry(child)?;
+    }
+    let full = walk.sha.finalize();
+    Ok(Some(Digest {
+        hash: hex(&full[..20]),
+        references: walk.scanner.into_found(),
+        content_bytes: walk.content_bytes,
+        entries: walk.entries,
+    }))
 }
 
 impl<S: ItemSource> Walk<'_, S> {
@@ -340,12 +474,17 @@ impl<S: ItemSource> Walk<'_, S> {
     }
 }
 
+/// Files at least this long are read with their holes skipped (two more system calls).
+const SPARSE_MIN: u64 = 1 << 20;
+
 /// An item in the physical store.
 struct PhysicalItem<'a> {
     root: &'a Path,
     name: &'a str,
     overlay: &'a BTreeMap<String, ImageMeta>,
     buf: Vec<u8>,
+    /// A file whose plain sha256 is taken as it is read, and that hash.
+    plain: Option<(String, Sha256)>,
 }
 
 impl PhysicalItem<'_> {
@@ -430,6 +569,22 @@ impl ItemSource for PhysicalItem<'_> {
     fn read(&mut self, rel: &str, sink: &mut dyn FnMut(&[u8])) -> Result<u64> {
         let path = self.path(rel);
         let mut file = fs::File::open(&path).map_err(io("opening", &path))?;
+        let len = file.metadata().map_err(io("reading", &path))?.len();
+        if let Some((_, plain)) = self.plain.as_mut().filter(|(r, _)| r == rel) {
+            let mut both = |chunk: &[u8]| {
+                plain.update(chunk);
+                sink(chunk);
+            };
+            return Ok(
+                crate::sparse::stream(&mut file, len, &mut self.buf, &mut both)
+                    .map_err(io("reading", &path))?,
+            );
+        }
+        if len >= SPARSE_MIN {
+            // Large files may be sparse (disk images): their holes are not read.
+            return Ok(crate::sparse::stream(&mut file, len, &mut self.buf, sink)
+                .map_err(io("reading", &path))?);
+        }
         let mut seen = 0u64;
         loop {
             let n = file.read(&mut self.buf).map_err(io("reading", &path))?;

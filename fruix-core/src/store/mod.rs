@@ -207,18 +207,30 @@ impl Store {
         name: &str,
         overlay: BTreeMap<String, ImageMeta>,
         self_refs: Vec<String>,
+        prefix: Option<hash::Prefix>,
     ) -> Result<StorePath> {
         let candidates = self.hashes()?;
-        let scanner = refs::HashScanner::new(
-            candidates
-                .iter()
-                .filter_map(|h| h.as_bytes().try_into().ok()),
-        );
         let building = hash::SelfRefs {
             files: &self_refs,
             hash: None,
         };
-        let digest = hash::digest(staging, name, &overlay, scanner, building)?;
+        let resumed = match prefix {
+            Some(prefix) => {
+                hash::digest_resume(prefix, staging, name, &overlay, &candidates, building)?
+            }
+            None => None,
+        };
+        let digest = match resumed {
+            Some(digest) => digest,
+            None => {
+                let scanner = refs::HashScanner::new(
+                    candidates
+                        .iter()
+                        .filter_map(|h| h.as_bytes().try_into().ok()),
+                );
+                hash::digest(staging, name, &overlay, scanner, building)?
+            }
+        };
         let path = StorePath::new(&digest.hash, name)?;
         for rel in &self_refs {
             rewrite_self_ref(&staging.join(rel), &digest.hash)?;

@@ -253,3 +253,40 @@ fn self_references_are_hashed_modulo_themselves() {
     fs::write(&file, text.replace("image_store_path", "image_stor3_path")).unwrap();
     assert_eq!(s.verify().unwrap().len(), 1);
 }
+
+/// An item like an image's: a large sparse first file naming another item, then small files.
+fn image_like(store: &Store, dep: &StorePath, hash_ahead: bool) -> (StorePath, Option<String>) {
+    let mut b = store.builder("image").unwrap();
+    let disk = b.prepare("disk.img").unwrap();
+    let f = fs::File::create(&disk).unwrap();
+    f.set_len(8 << 20).unwrap();
+    use std::os::unix::fs::FileExt;
+    f.write_all_at(format!("ref {dep} end").as_bytes(), 3 << 20)
+        .unwrap();
+    drop(f);
+    b.set_meta("disk.img", ImageMeta::root(0o400));
+    let plain = hash_ahead.then(|| b.hash_first_file("disk.img").unwrap());
+    b.file("metadata", b"size=8M\n", false).unwrap();
+    b.file("run.sh", b"#!/bin/sh\n", true).unwrap();
+    (b.commit().unwrap(), plain)
+}
+
+#[test]
+fn hashing_the_first_file_ahead_gives_the_same_item_and_its_plain_sha256() {
+    let (_d1, one) = store();
+    let (_d2, two) = store();
+    let dep1 = hello(&one, "x");
+    let dep2 = hello(&two, "x");
+    let (ahead, plain) = image_like(&one, &dep1, true);
+    let (whole, _) = image_like(&two, &dep2, false);
+    assert_eq!(ahead, whole);
+    let disk = one.physical(&ahead).join("disk.img");
+    assert_eq!(plain.unwrap(), hash::sha256_file(&disk).unwrap());
+    let (a, b) = (one.record(&ahead).unwrap(), two.record(&whole).unwrap());
+    assert_eq!(a.references, vec![dep1.clone()]);
+    assert_eq!(
+        (a.references, a.content_bytes, a.entries),
+        (b.references, b.content_bytes, b.entries)
+    );
+    assert!(one.verify().unwrap().is_empty());
+}

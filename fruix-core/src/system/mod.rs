@@ -20,7 +20,7 @@
 //! Secrets: declared password hashes reach the image only through `etc/master.passwd` of
 //! the config item, whose image mode is 0600. The store keeps such private files 0400
 //! (readable by the store's owner only, never by other users of the building host), and
-//! `root.img` and `disk.img`, which hold them too, are 0400 as well. The system's
+//! `disk.img`, which holds them too (its root partition), is 0400 as well. The system's
 //! `metadata/spec.json` (world-readable) has them redacted.
 
 mod accounts;

@@ -116,32 +116,9 @@ mod kernel {
     #[cfg(target_os = "freebsd")]
     type Offset = libc::off_t;
 
-    /// As [`super::CopyPath::data_range`]. Without `SEEK_DATA` support (an error other
-    /// than "no data past here") the whole rest is data.
+    /// As [`super::CopyPath::data_range`].
     pub(super) fn data_range(f: &File, pos: u64, limit: u64) -> Option<(u64, u64)> {
-        let fd = f.as_raw_fd();
-        // SAFETY: lseek on a descriptor we own, with plain integer arguments.
-        let data = unsafe { libc::lseek(fd, pos as libc::off_t, libc::SEEK_DATA) };
-        if data < 0 {
-            let err = io::Error::last_os_error();
-            return if err.raw_os_error() == Some(libc::ENXIO) {
-                None
-            } else {
-                Some((pos, limit))
-            };
-        }
-        let data = data as u64;
-        if data >= limit {
-            return None;
-        }
-        // SAFETY: as above.
-        let hole = unsafe { libc::lseek(fd, data as libc::off_t, libc::SEEK_HOLE) };
-        let hole = if hole < 0 {
-            limit
-        } else {
-            (hole as u64).min(limit)
-        };
-        Some((data, hole))
+        crate::sparse::data_range(f, pos, limit)
     }
 
     /// Copies `len` bytes from `src` at `from` to `dst` at `to` inside the kernel.
