@@ -128,7 +128,7 @@ fn item_change(
                     f.derived = true;
                 }
                 if !f.derived && f.status == "changed" {
-                    f.diff = text_diff(a, x, b, y, &f.path);
+                    text_change(a, x, b, y, f);
                 }
             }
             (y.name.clone(), "changed", files)
@@ -153,17 +153,39 @@ fn item_change(
     })
 }
 
-fn text_diff(a: &Side, x: &Item, b: &Side, y: &Item, rel: &str) -> Vec<String> {
-    let (Some(old), Some(new)) = (a.read_small(x, rel), b.read_small(y, rel)) else {
-        return Vec::new();
+/// Reads a changed small text file on both sides: a change that only moves and renames
+/// lines naming other items (a list sorted by store path) is derived; any other gets a
+/// unified diff.
+fn text_change(a: &Side, x: &Item, b: &Side, y: &Item, f: &mut FileChange) {
+    let (Some(old), Some(new)) = (a.read_small(x, &f.path), b.read_small(y, &f.path)) else {
+        return;
     };
     if !textdiff::is_text(&old) || !textdiff::is_text(&new) {
-        return Vec::new();
+        return;
     }
-    textdiff::unified(
-        &String::from_utf8_lossy(&old),
-        &String::from_utf8_lossy(&new),
-    )
+    let (old, new) = (String::from_utf8_lossy(&old), String::from_utf8_lossy(&new));
+    let content_only = f.changes.iter().all(|c| c.field == "sha256" || c.field == "size");
+    if content_only && named_lines(&a.names, &old) == named_lines(&b.names, &new) {
+        f.derived = true;
+    } else {
+        f.diff = textdiff::unified(&old, &new);
+    }
+}
+
+/// A text's lines that name no item, in order, and those that do (normalized), sorted.
+fn named_lines(names: &content::ItemNames, text: &str) -> (Vec<String>, Vec<String>) {
+    let (mut plain, mut named) = (Vec::new(), Vec::new());
+    for line in text.lines() {
+        let (normalized, refs) = names.normalize(line.as_bytes());
+        let normalized = String::from_utf8_lossy(&normalized).into_owned();
+        if refs.is_empty() {
+            plain.push(normalized);
+        } else {
+            named.push(normalized);
+        }
+    }
+    named.sort();
+    (plain, named)
 }
 
 /// Fills each derived item's `caused_by` (the changed items it names) and orders the

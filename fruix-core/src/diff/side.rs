@@ -51,6 +51,8 @@ pub struct Side {
     pub label: String,
     source: Source,
     pub(crate) items: Vec<Item>,
+    /// The store items it holds, to read hashes in its files as names.
+    pub(crate) names: ItemNames,
     pub(crate) spec: Option<serde_json::Value>,
     pub(crate) image: Option<ImageFacts>,
 }
@@ -101,6 +103,7 @@ impl Side {
             label: label.to_owned(),
             source: Source::Store(store.clone()),
             items,
+            names,
             spec: None,
             image: None,
         };
@@ -149,6 +152,7 @@ impl Side {
             label: arg.to_owned(),
             source: Source::Host(path.to_owned()),
             items: vec![item],
+            names: ItemNames::default(),
             spec: None,
             image: None,
         })
@@ -181,11 +185,11 @@ impl Side {
             Err(_) => Some(0),
         };
         let mut items = Vec::new();
+        let mut names = ItemNames::default();
         if let Some(offset) = root_offset {
             match Ufs::open(&file, offset) {
                 Ok(mut fs) => {
                     facts.superblock = Some(fs.sb.clone());
-                    let mut names = ItemNames::default();
                     for p in ufs_store_items(&mut fs)? {
                         names.insert(p.hash(), p.name());
                     }
@@ -202,6 +206,7 @@ impl Side {
                 offset: root_offset.unwrap_or(0),
             },
             items,
+            names,
             spec: None,
             image: Some(facts),
         };
