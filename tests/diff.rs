@@ -90,8 +90,7 @@ fn derived_items(r: &Report) -> Vec<&str> {
 fn one_rc_conf_entry_is_named_once_with_its_derived_items() {
     let base = &stores().base;
     let changed = variant(|os| {
-        os.rc_conf
-            .insert("fruix_diff_probe".into(), "YES".into());
+        os.rc_conf.insert("fruix_diff_probe".into(), "YES".into());
     });
     let r = report(base, &changed);
     let text = r.to_key_values();
@@ -106,15 +105,29 @@ fn one_rc_conf_entry_is_named_once_with_its_derived_items() {
     let config = &r.items[0];
     assert_eq!(config.files.len(), 1, "{text}");
     let rc = &config.files[0];
-    assert_eq!((rc.path.as_str(), rc.status, rc.derived), ("etc/rc.conf", "changed", false));
-    assert!(rc.diff.contains(&"+fruix_diff_probe=\"YES\"".to_owned()), "{:?}", rc.diff);
-    assert_eq!(rc.diff.iter().filter(|l| l.starts_with(['+', '-'])).count(), 1);
+    assert_eq!(
+        (rc.path.as_str(), rc.status, rc.derived),
+        ("etc/rc.conf", "changed", false)
+    );
+    assert!(
+        rc.diff.contains(&"+fruix_diff_probe=\"YES\"".to_owned()),
+        "{:?}",
+        rc.diff
+    );
+    assert_eq!(
+        rc.diff.iter().filter(|l| l.starts_with(['+', '-'])).count(),
+        1
+    );
     // The system item names the config item; the root outside the store names the system.
     assert_eq!(derived_items(&r), [SYSTEM, "/"], "{text}");
     let system = &r.items[1];
     assert_eq!(system.caused_by, [CONFIG]);
     assert_eq!(r.items[2].caused_by, [SYSTEM]);
-    assert!(r.items.iter().skip(1).all(|i| i.files.iter().all(|f| f.derived)));
+    assert!(r
+        .items
+        .iter()
+        .skip(1)
+        .all(|i| i.files.iter().all(|f| f.derived)));
     assert_eq!(r.image_role, Role::Derived);
     assert!(
         r.disk.iter().any(|c| c.field == "partition.2.guid"),
@@ -122,14 +135,15 @@ fn one_rc_conf_entry_is_named_once_with_its_derived_items() {
     );
     // The key=value report says it in that order.
     assert_eq!(lines(&text, "cause").len(), 1);
-    assert_eq!(
-        lines(&text, "item"),
-        [format!("{CONFIG}: 1 file changed")]
-    );
-    assert!(lines(&text, "item.diff").contains(&format!("{CONFIG} etc/rc.conf: +fruix_diff_probe=\"YES\"").as_str()));
+    assert_eq!(lines(&text, "item"), [format!("{CONFIG}: 1 file changed")]);
+    assert!(lines(&text, "item.diff")
+        .contains(&format!("{CONFIG} etc/rc.conf: +fruix_diff_probe=\"YES\"").as_str()));
     assert_eq!(
         lines(&text, "derived")[0],
-        format!("{SYSTEM}: {}, only references, from {CONFIG}", system.summary())
+        format!(
+            "{SYSTEM}: {}, only references, from {CONFIG}",
+            system.summary()
+        )
     );
     assert_eq!(lines(&text, "result"), ["different"]);
 }
@@ -165,7 +179,10 @@ fn one_package_file_mode_is_named_with_its_package() {
         [("mode", "0444", "0555")]
     );
     let derived = derived_items(&r);
-    assert!(derived.contains(&SYSTEM) && derived.contains(&"/"), "{text}");
+    assert!(
+        derived.contains(&SYSTEM) && derived.contains(&"/"),
+        "{text}"
+    );
     assert!(!derived.contains(&CONFIG), "{text}");
 }
 
@@ -183,10 +200,18 @@ fn the_image_size_is_the_cause_of_partition_and_superblock_changes() {
     assert_eq!(cause_items(&r), Vec::<&str>::new(), "{text}");
     assert_eq!(r.image_role, Role::Derived);
     let disk_size = r.disk.iter().find(|c| c.field == "size").unwrap();
-    assert_eq!((disk_size.a.as_str(), disk_size.b.as_str()), ("335544320", "402653184"));
-    assert!(r.disk.iter().any(|c| c.field == "partition.2.bytes"), "{text}");
+    assert_eq!(
+        (disk_size.a.as_str(), disk_size.b.as_str()),
+        ("335544320", "402653184")
+    );
+    assert!(
+        r.disk.iter().any(|c| c.field == "partition.2.bytes"),
+        "{text}"
+    );
     assert!(r.superblock.iter().any(|c| c.field == "size"), "{text}");
-    assert!(lines(&text, "derived.superblock").iter().any(|l| l.starts_with("size: ")));
+    assert!(lines(&text, "derived.superblock")
+        .iter()
+        .any(|l| l.starts_with("size: ")));
 }
 
 #[test]
@@ -205,8 +230,7 @@ fn the_same_declaration_in_another_store_is_equal_and_exits_0() {
 fn json_and_store_closures_tell_the_same_story() {
     let base = &stores().base;
     let changed = variant(|os| {
-        os.rc_conf
-            .insert("fruix_diff_probe".into(), "YES".into());
+        os.rc_conf.insert("fruix_diff_probe".into(), "YES".into());
     });
     let json = serde_json::to_value(report(base, &changed)).unwrap();
     assert_eq!(json["equal"], false);

@@ -125,18 +125,15 @@ fn main() -> ExitCode {
         ),
         Command::Fsck { image } => fsck(&image),
         Command::Inspect { image } => inspect(&image),
-        Command::Diff {
-            store,
-            json,
-            a,
-            b,
-        } => fruix_core::cli::diff_args(&a, &b, store, json).map(|equal| {
-            if equal {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            }
-        }),
+        Command::Diff { store, json, a, b } => {
+            fruix_core::cli::diff_args(&a, &b, store, json).map(|equal| {
+                if equal {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            })
+        }
         Command::Store { store, command } => store_command(store, command),
     };
     result.unwrap_or_else(|e| {

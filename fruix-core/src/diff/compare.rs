@@ -41,7 +41,8 @@ fn walk_json(
         }
         (x, y) if x == y => {}
         (x, y) => {
-            let show = |v: Option<&Value>| v.map_or_else(|| "(absent)".to_owned(), Value::to_string);
+            let show =
+                |v: Option<&Value>| v.map_or_else(|| "(absent)".to_owned(), Value::to_string);
             out.push(Change::new(
                 if path.is_empty() { "." } else { path },
                 show(x),
@@ -67,9 +68,19 @@ fn entry_changes(a: &Entry, b: &Entry) -> (Vec<Change>, bool) {
         }
     };
     field("type", a.body.kind().into(), b.body.kind().into(), true);
-    field("mode", format!("{:04o}", a.perm), format!("{:04o}", b.perm), true);
+    field(
+        "mode",
+        format!("{:04o}", a.perm),
+        format!("{:04o}", b.perm),
+        true,
+    );
     field("owner", owner(a), owner(b), true);
-    field("flags", format!("{:#x}", a.flags), format!("{:#x}", b.flags), true);
+    field(
+        "flags",
+        format!("{:#x}", a.flags),
+        format!("{:#x}", b.flags),
+        true,
+    );
     match (&a.body, &b.body) {
         (Body::File(x), Body::File(y)) => {
             let same = x.normalized == y.normalized;
@@ -129,8 +140,8 @@ fn kind_of(e: &Entry) -> Change {
 /// side has. Items of one name pair up with their identical twin first (same store path),
 /// then in store-path order.
 pub(crate) fn pair_items<'s>(
-    a: &'s [Item],
-    b: &'s [Item],
+    a: impl IntoIterator<Item = &'s Item>,
+    b: impl IntoIterator<Item = &'s Item>,
 ) -> Vec<(Option<&'s Item>, Option<&'s Item>)> {
     let mut by_name: BTreeMap<&str, (Vec<&Item>, Vec<&Item>)> = BTreeMap::new();
     for item in a {

@@ -76,7 +76,8 @@ impl Item {
     }
 
     pub(crate) fn add(&mut self, rel: String, entry: Entry, refs: BTreeSet<String>) {
-        self.refs.extend(refs.into_iter().filter(|r| *r != self.name));
+        self.refs
+            .extend(refs.into_iter().filter(|r| *r != self.name));
         self.entries.insert(rel, entry);
     }
 }

@@ -74,7 +74,14 @@ pub fn diff(a: &Side, b: &Side) -> Report {
     };
     let mut items = Vec::new();
     let mut refs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (x, y) in compare::pair_items(&a.items, &b.items) {
+    // A closure has no root file system outside the store: compared with an image, the
+    // image's is not a difference.
+    let comparable = |i: &&Item| a.image.is_some() == b.image.is_some() || i.name != ROOT_FS_ITEM;
+    let pairs = compare::pair_items(
+        a.items.iter().filter(comparable),
+        b.items.iter().filter(comparable),
+    );
+    for (x, y) in pairs {
         if let Some(change) = item_change(a, b, x, y, !spec.is_empty()) {
             let named = refs.entry(change.name.clone()).or_default();
             for item in [x, y].into_iter().flatten() {
@@ -164,7 +171,10 @@ fn text_change(a: &Side, x: &Item, b: &Side, y: &Item, f: &mut FileChange) {
         return;
     }
     let (old, new) = (String::from_utf8_lossy(&old), String::from_utf8_lossy(&new));
-    let content_only = f.changes.iter().all(|c| c.field == "sha256" || c.field == "size");
+    let content_only = f
+        .changes
+        .iter()
+        .all(|c| c.field == "sha256" || c.field == "size");
     if content_only && named_lines(&a.names, &old) == named_lines(&b.names, &new) {
         f.derived = true;
     } else {
@@ -242,7 +252,11 @@ fn image_changes(x: &ImageFacts, y: &ImageFacts) -> ImageChanges {
     };
     push("size", x.size.to_string(), y.size.to_string());
     if let (Some(t), Some(u)) = (&x.table, &y.table) {
-        push("disk_guid", t.disk_guid.to_string(), u.disk_guid.to_string());
+        push(
+            "disk_guid",
+            t.disk_guid.to_string(),
+            u.disk_guid.to_string(),
+        );
         push(
             "usable_lbas",
             format!("{}..{}", t.first_usable_lba, t.last_usable_lba),
@@ -272,7 +286,11 @@ fn image_changes(x: &ImageFacts, y: &ImageFacts) -> ImageChanges {
             );
             push(&f("label"), p.label.clone(), q.label.clone());
             push(&f("guid"), p.guid.to_string(), q.guid.to_string());
-            push(&f("first_lba"), p.first_lba.to_string(), q.first_lba.to_string());
+            push(
+                &f("first_lba"),
+                p.first_lba.to_string(),
+                q.first_lba.to_string(),
+            );
             push(&f("bytes"), p.size().to_string(), q.size().to_string());
             push(
                 &f("attributes"),

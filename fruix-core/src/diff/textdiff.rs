@@ -65,8 +65,7 @@ fn align(x: &[&str], y: &[&str]) -> Option<Vec<Op>> {
             ops.push(Op::Same);
             i += 1;
             j += 1;
-        } else if j < my.len() && (i == mx.len() || lcs[i * w + j + 1] >= lcs[(i + 1) * w + j])
-        {
+        } else if j < my.len() && (i == mx.len() || lcs[i * w + j + 1] >= lcs[(i + 1) * w + j]) {
             ops.push(Op::Add);
             j += 1;
         } else {
@@ -145,7 +144,17 @@ mod tests {
         let b = "a\nb\nc\nd\nE\nf\ng\nh\n";
         assert_eq!(
             unified(a, b),
-            ["@@ -2,7 +2,7 @@", " b", " c", " d", "-e", "+E", " f", " g", " h"]
+            [
+                "@@ -2,7 +2,7 @@",
+                " b",
+                " c",
+                " d",
+                "-e",
+                "+E",
+                " f",
+                " g",
+                " h"
+            ]
         );
     }
 

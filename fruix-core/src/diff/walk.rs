@@ -105,7 +105,11 @@ impl<R: Read + Seek> UfsWalk<'_, R> {
             self.links.insert(ino, (entry.clone(), refs.clone()));
         }
         let is_dir = st.ftype == FileType::Dir;
-        let full = if item == 0 { rel.clone() } else { String::new() };
+        let full = if item == 0 {
+            rel.clone()
+        } else {
+            String::new()
+        };
         self.items[item].add(rel.clone(), entry, refs);
         if !is_dir {
             return Ok(());
