@@ -2,7 +2,7 @@
 //! sides, compare, print. Exit status: 0 equal, 1 different, 2 when a side cannot be read.
 
 use super::CliError;
-use crate::diff::{self, Report, Side};
+use crate::diff::{self, Report};
 use crate::store::{Store, StoreLocation};
 use std::path::PathBuf;
 
@@ -35,8 +35,7 @@ pub fn diff_args(
     } else {
         None
     };
-    let side_a = Side::open(a, store.as_ref())?;
-    let side_b = Side::open(b, store.as_ref())?;
+    let (side_a, side_b) = diff::open_pair(a, b, store.as_ref())?;
     let report = diff::diff(&side_a, &side_b);
     print_report(&report, json)?;
     Ok(report.equal)

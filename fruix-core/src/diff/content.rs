@@ -29,11 +29,11 @@ impl ItemNames {
 
     /// `bytes` with known hashes replaced, and the names replaced (for symlink targets).
     pub(crate) fn normalize(&self, bytes: &[u8]) -> (Vec<u8>, BTreeSet<String>) {
-        let mut sink = Normalized::default();
-        let mut stream = Stream::new(self, &mut sink);
-        stream.feed(bytes);
-        let refs = stream.finish();
-        (sink.0, refs)
+        let mut out = Normalized::default();
+        let mut stream = Stream::new(self);
+        stream.feed(bytes, &mut out);
+        let refs = stream.finish(&mut out);
+        (out.0, refs)
     }
 }
 
@@ -41,79 +41,123 @@ fn is_hex(b: u8) -> bool {
     matches!(b, b'0'..=b'9' | b'a'..=b'f')
 }
 
-/// Where normalized bytes go.
+/// Where the bytes of a stream go: as they are, or a hash replaced by a name.
 trait Out {
-    fn put(&mut self, bytes: &[u8]);
-}
-
-impl Out for Sha256 {
-    fn put(&mut self, bytes: &[u8]) {
-        self.update(bytes);
-    }
+    fn plain(&mut self, bytes: &[u8]);
+    fn replaced(&mut self, hash: &[u8], name: &str);
 }
 
 #[derive(Default)]
 struct Normalized(Vec<u8>);
 impl Out for Normalized {
-    fn put(&mut self, bytes: &[u8]) {
+    fn plain(&mut self, bytes: &[u8]) {
         self.0.extend_from_slice(bytes);
+    }
+    fn replaced(&mut self, _: &[u8], name: &str) {
+        self.0.push(b'{');
+        self.0.extend_from_slice(name.as_bytes());
+        self.0.push(b'}');
     }
 }
 
-/// Replaces known hashes in a byte stream, across chunk boundaries: a run of hex digits is
-/// held back until it ends or a known hash completes in it.
-struct Stream<'a, O: Out> {
+/// Replaces known hashes in a byte stream, across chunk boundaries. Only hex runs of 40
+/// digits or more can hold a hash: they are found by looking at every 40th byte (a byte
+/// that is not a hex digit rules out the 40 windows through it), so most bytes are only
+/// passed on in bulk. The end of a chunk's last run waits for the next chunk.
+struct Stream<'a> {
     names: &'a ItemNames,
-    out: &'a mut O,
-    run: Vec<u8>,
+    /// Hex digits at the end of what was fed, not yet passed on.
+    carry: Vec<u8>,
     refs: BTreeSet<String>,
 }
 
-impl<'a, O: Out> Stream<'a, O> {
-    fn new(names: &'a ItemNames, out: &'a mut O) -> Self {
+impl<'a> Stream<'a> {
+    fn new(names: &'a ItemNames) -> Self {
         Stream {
             names,
-            out,
-            run: Vec::with_capacity(HASH_LEN),
+            carry: Vec::with_capacity(HASH_LEN),
             refs: BTreeSet::new(),
         }
     }
 
-    fn feed(&mut self, bytes: &[u8]) {
-        let mut plain_from = 0;
-        for (i, &b) in bytes.iter().enumerate() {
-            if is_hex(b) {
-                if self.run.is_empty() {
-                    self.out.put(&bytes[plain_from..i]);
-                }
-                self.run.push(b);
-                if self.run.len() == HASH_LEN {
-                    if let Some(name) = self.names.name(&self.run) {
-                        self.out.put(b"{");
-                        self.out.put(name.as_bytes());
-                        self.out.put(b"}");
-                        self.refs.insert(name.to_owned());
-                        self.run.clear();
-                    } else {
-                        self.out.put(&self.run[..1]);
-                        self.run.remove(0);
-                    }
-                }
-                plain_from = i + 1;
-            } else if !self.run.is_empty() {
-                self.out.put(&self.run);
-                self.run.clear();
-                plain_from = i;
+    fn feed(&mut self, b: &[u8], out: &mut dyn Out) {
+        let (mut p, mut i) = (0, 0);
+        if !self.carry.is_empty() {
+            let k = b.iter().take_while(|&&c| is_hex(c)).count();
+            let mut run = std::mem::take(&mut self.carry);
+            run.extend_from_slice(&b[..k]);
+            self.run(&run, k == b.len(), out);
+            if k == b.len() {
+                return;
             }
+            // b[k] is not a hex digit: it ends the run.
+            (p, i) = (k, k + 1);
         }
-        if self.run.is_empty() {
-            self.out.put(&bytes[plain_from..]);
+        // Invariant: b[i - 1] is not a hex digit, or i == 0 and nothing was carried.
+        while i + HASH_LEN <= b.len() {
+            if !is_hex(b[i + HASH_LEN - 1]) {
+                i += HASH_LEN;
+                continue;
+            }
+            let mut start = i + HASH_LEN - 1;
+            while start > i && is_hex(b[start - 1]) {
+                start -= 1;
+            }
+            let mut end = i + HASH_LEN;
+            while end < b.len() && is_hex(b[end]) {
+                end += 1;
+            }
+            if end - start >= HASH_LEN {
+                out.plain(&b[p..start]);
+                self.run(&b[start..end], end == b.len(), out);
+                if end == b.len() {
+                    return;
+                }
+                p = end;
+            } else if end == b.len() {
+                // A short run at the end may go on in the next chunk.
+                i = start;
+                break;
+            }
+            i = end + 1;
         }
+        let i = i.min(b.len());
+        let mut tail = b.len();
+        while tail > i && is_hex(b[tail - 1]) {
+            tail -= 1;
+        }
+        out.plain(&b[p..tail]);
+        self.carry.extend_from_slice(&b[tail..]);
     }
 
-    fn finish(self) -> BTreeSet<String> {
-        self.out.put(&self.run);
-        self.refs
+    /// Passes on a run of hex digits with its known hashes replaced; when the run may go
+    /// on (`open`), its last 39 digits (or fewer) are carried instead.
+    fn run(&mut self, run: &[u8], open: bool, out: &mut dyn Out) {
+        let keep_from = if open {
+            run.len().saturating_sub(HASH_LEN - 1)
+        } else {
+            run.len()
+        };
+        let (mut last, mut j) = (0, 0);
+        while j + HASH_LEN <= run.len() {
+            if let Some(name) = self.names.name(&run[j..j + HASH_LEN]) {
+                out.plain(&run[last..j]);
+                out.replaced(&run[j..j + HASH_LEN], name);
+                self.refs.insert(name.to_owned());
+                j += HASH_LEN;
+                last = j;
+            } else {
+                j += 1;
+            }
+        }
+        let keep_from = keep_from.max(last);
+        out.plain(&run[last..keep_from]);
+        self.carry.extend_from_slice(&run[keep_from..]);
+    }
+
+    fn finish(&mut self, out: &mut dyn Out) -> BTreeSet<String> {
+        out.plain(&std::mem::take(&mut self.carry));
+        std::mem::take(&mut self.refs)
     }
 }
 
@@ -130,53 +174,68 @@ pub(crate) struct Hashed {
     pub refs: BTreeSet<String>,
 }
 
+/// The two hashes. Until the first replacement they would see the same bytes: one hasher
+/// serves both, and the normalized one splits off (as a copy) at the first replacement.
+struct Hashers {
+    raw: Sha256,
+    normalized: Option<Sha256>,
+}
+
+impl Out for Hashers {
+    fn plain(&mut self, bytes: &[u8]) {
+        self.raw.update(bytes);
+        if let Some(n) = &mut self.normalized {
+            n.update(bytes);
+        }
+    }
+    fn replaced(&mut self, hash: &[u8], name: &str) {
+        let n = self.normalized.get_or_insert_with(|| self.raw.clone());
+        n.update(b"{");
+        n.update(name.as_bytes());
+        n.update(b"}");
+        self.raw.update(hash);
+    }
+}
+
 /// Hashes a file's contents as they are written to it.
 pub(crate) struct ContentHasher<'a> {
-    names: &'a ItemNames,
-    raw: Sha256,
-    norm: Sha256,
-    run: Vec<u8>,
-    refs: BTreeSet<String>,
+    stream: Stream<'a>,
+    hashers: Hashers,
     len: u64,
 }
 
 impl<'a> ContentHasher<'a> {
     pub(crate) fn new(names: &'a ItemNames) -> Self {
         ContentHasher {
-            names,
-            raw: Sha256::new(),
-            norm: Sha256::new(),
-            run: Vec::with_capacity(HASH_LEN),
-            refs: BTreeSet::new(),
+            stream: Stream::new(names),
+            hashers: Hashers {
+                raw: Sha256::new(),
+                normalized: None,
+            },
             len: 0,
         }
     }
 
     pub(crate) fn finish(mut self) -> Hashed {
-        self.norm.put(&self.run);
+        let refs = self.stream.finish(&mut self.hashers);
+        let sha256 = hex(&self.hashers.raw.clone().finalize());
+        let normalized = match self.hashers.normalized {
+            Some(n) => hex(&n.finalize()),
+            None => sha256.clone(),
+        };
         Hashed {
             len: self.len,
-            sha256: hex(&self.raw.finalize()),
-            normalized: hex(&self.norm.finalize()),
-            refs: self.refs,
+            sha256,
+            normalized,
+            refs,
         }
     }
 }
 
 impl std::io::Write for ContentHasher<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.raw.update(buf);
         self.len += buf.len() as u64;
-        // The stream borrows the hasher's parts for one chunk; its state lives in `run`.
-        let mut stream = Stream {
-            names: self.names,
-            out: &mut self.norm,
-            run: std::mem::take(&mut self.run),
-            refs: std::mem::take(&mut self.refs),
-        };
-        stream.feed(buf);
-        self.run = stream.run;
-        self.refs = stream.refs;
+        self.stream.feed(buf, &mut self.hashers);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -231,5 +290,29 @@ mod tests {
             hashed(&n, &[b"sshd_enable=\"NO\""]).normalized,
             hashed(&n, &[b"sshd_enable=\"YES\""]).normalized
         );
+    }
+
+    #[test]
+    fn every_chunking_gives_the_same_hashes_as_one_piece() {
+        let n = names(H1);
+        let text = format!(
+            "{H1}{H1}x{H2}-{H1}ab\n/frx/store/{H1}-sh 0123 {}{H1}",
+            "a".repeat(70)
+        );
+        let whole = hashed(&n, &[text.as_bytes()]);
+        let (normalized, _) = n.normalize(text.as_bytes());
+        let want = format!(
+            "{{sh}}{{sh}}x{H2}-{{sh}}ab\n/frx/store/{{sh}}-sh 0123 {}{{sh}}",
+            "a".repeat(70)
+        );
+        assert_eq!(String::from_utf8(normalized).unwrap(), want);
+        let bytes = text.as_bytes();
+        for size in 1..bytes.len() {
+            let chunks: Vec<&[u8]> = bytes.chunks(size).collect();
+            assert_eq!(hashed(&n, &chunks), whole, "chunks of {size}");
+        }
+        let other = hashed(&n, &[want.as_bytes()]);
+        assert_eq!(other.normalized, whole.normalized);
+        assert_eq!(other.sha256, other.normalized, "nothing to replace");
     }
 }

@@ -25,7 +25,7 @@ pub use side::Side;
 
 use crate::image::esp::EspError;
 use crate::io_error::IoError;
-use crate::store::StoreError;
+use crate::store::{Store, StoreError};
 use entry::Item;
 use side::{ImageFacts, SPEC_FILE};
 use std::collections::{BTreeMap, BTreeSet};
@@ -64,6 +64,19 @@ pub enum DiffError {
 /// so that a store is needed to read it.
 pub fn names_store_item(arg: &str) -> bool {
     side::store_path_of(arg).is_some()
+}
+
+/// Opens both sides at once: each is read and hashed on a thread of its own, so that one
+/// side's reading does not wait for the other's hashing.
+pub fn open_pair(a: &str, b: &str, store: Option<&Store>) -> Result<(Side, Side), DiffError> {
+    std::thread::scope(|scope| {
+        let first = scope.spawn(|| Side::open(a, store));
+        let second = Side::open(b, store);
+        let first = first
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        Ok((first?, second?))
+    })
 }
 
 /// Compares two opened sides.

@@ -65,12 +65,13 @@ fn align(x: &[&str], y: &[&str]) -> Option<Vec<Op>> {
             ops.push(Op::Same);
             i += 1;
             j += 1;
-        } else if j < my.len() && (i == mx.len() || lcs[i * w + j + 1] >= lcs[(i + 1) * w + j]) {
-            ops.push(Op::Add);
-            j += 1;
-        } else {
+        } else if i < mx.len() && (j == my.len() || lcs[(i + 1) * w + j] >= lcs[i * w + j + 1]) {
+            // Deletions first, as diff(1) prints them.
             ops.push(Op::Del);
             i += 1;
+        } else {
+            ops.push(Op::Add);
+            j += 1;
         }
     }
     ops.extend(std::iter::repeat_n(Op::Same, suffix));
