@@ -172,3 +172,107 @@ pub(crate) fn pair_items<'s>(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::content::Hashed;
+    use serde_json::json;
+
+    fn file(sha: &str, normalized: &str, perm: u16) -> Entry {
+        Entry {
+            uid: 0,
+            gid: 0,
+            perm,
+            flags: 0,
+            body: Body::File(Hashed {
+                len: 3,
+                sha256: sha.into(),
+                normalized: normalized.into(),
+                refs: Default::default(),
+            }),
+        }
+    }
+
+    #[test]
+    fn declarations_differ_by_field_path() {
+        let a = json!({"rc_conf": {"sshd_enable": "NO"}, "packages": [{"name": "a"}]});
+        let b = json!({"rc_conf": {"sshd_enable": "YES", "x": "1"}, "packages": [{"name": "a"}, {"name": "b"}]});
+        let fields: Vec<(String, String, String)> = json_fields(&a, &b)
+            .into_iter()
+            .map(|c| (c.field, c.a, c.b))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                (
+                    "packages[1]".into(),
+                    "(absent)".into(),
+                    r#"{"name":"b"}"#.into()
+                ),
+                (
+                    "rc_conf.sshd_enable".into(),
+                    r#""NO""#.into(),
+                    r#""YES""#.into()
+                ),
+                ("rc_conf.x".into(), "(absent)".into(), r#""1""#.into()),
+            ]
+        );
+        assert!(json_fields(&a, &a).is_empty());
+    }
+
+    #[test]
+    fn reference_only_changes_are_derived_and_modes_are_not() {
+        let a = Manifest::from([
+            ("bin/sh".to_owned(), file("aa", "nn", 0o555)),
+            ("etc/motd".to_owned(), file("bb", "bb", 0o444)),
+            ("gone".to_owned(), file("cc", "cc", 0o444)),
+        ]);
+        let b = Manifest::from([
+            ("bin/sh".to_owned(), file("ab", "nn", 0o555)),
+            ("etc/motd".to_owned(), file("bb", "bb", 0o644)),
+            ("new".to_owned(), file("dd", "dd", 0o444)),
+        ]);
+        let changes = manifests(&a, &b);
+        let summary: Vec<(&str, &str, bool)> = changes
+            .iter()
+            .map(|c| (c.path.as_str(), c.status, c.derived))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("bin/sh", "changed", true),
+                ("etc/motd", "changed", false),
+                ("gone", "removed", false),
+                ("new", "added", false),
+            ]
+        );
+        assert_eq!(changes[1].changes, [Change::new("mode", "0444", "0644")]);
+    }
+
+    #[test]
+    fn items_pair_by_name_identical_twins_first() {
+        let item =
+            |name: &str, hash: &str| Item::new(name, Some(format!("/frx/store/{hash}-{name}")));
+        let a = [item("sh", "1"), item("sh", "2"), item("old", "3")];
+        let b = [item("sh", "2"), item("sh", "4"), item("new", "5")];
+        let pairs: Vec<(Option<&str>, Option<&str>)> = pair_items(&a, &b)
+            .into_iter()
+            .map(|(x, y)| {
+                (
+                    x.and_then(|i| i.store_path.as_deref()),
+                    y.and_then(|i| i.store_path.as_deref()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                (None, Some("/frx/store/5-new")),
+                (Some("/frx/store/3-old"), None),
+                (Some("/frx/store/2-sh"), Some("/frx/store/2-sh")),
+                (Some("/frx/store/1-sh"), Some("/frx/store/4-sh")),
+            ]
+        );
+    }
+}

@@ -94,18 +94,17 @@ pub struct ItemChange {
 }
 
 impl ItemChange {
-    /// `3 files changed`, `1 file changed, 2 added`, `added (5 entries)`.
+    /// `3 files changed`, `1 file changed, 2 added`; `added` or `removed` for a whole item.
     pub fn summary(&self) -> String {
         if self.status != "changed" {
-            let n = self.files.len();
-            return format!("{} ({n} {})", self.status, plural(n, "entry", "entries"));
+            return self.status.to_owned();
         }
         let mut parts = Vec::new();
         for status in ["changed", "added", "removed"] {
             let n = self.files.iter().filter(|f| f.status == status).count();
             if n > 0 {
                 if parts.is_empty() {
-                    parts.push(format!("{n} {} {status}", plural(n, "file", "files")));
+                    parts.push(format!("{n} {} {status}", files(n)));
                 } else {
                     parts.push(format!("{n} {status}"));
                 }
@@ -115,11 +114,11 @@ impl ItemChange {
     }
 }
 
-fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+fn files(n: usize) -> &'static str {
     if n == 1 {
-        one
+        "file"
     } else {
-        many
+        "files"
     }
 }
 
