@@ -148,6 +148,9 @@ pub struct Report {
     pub image_role: Role,
 }
 
+/// How many files of a derived item the `key=value` report lists.
+const DERIVED_FILES_SHOWN: usize = 12;
+
 fn short(value: &str) -> &str {
     // Hashes are shown whole in JSON; 16 digits tell them apart on a line.
     if value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -207,15 +210,40 @@ impl Report {
                 ),
             };
             put(key, &format!("{}: {summary}", item.name));
-            for file in &item.files {
+            // A derived item can name a changed item from many files (a profile links
+            // every file of a package): the first few say what happened; JSON has all.
+            let shown = match item.role {
+                Role::Cause => item.files.len(),
+                Role::Derived => DERIVED_FILES_SHOWN,
+            };
+            for file in item.files.iter().take(shown) {
                 let what = format!("{} {}", item.name, file.path);
                 put(
                     &format!("{key}.file"),
-                    &format!("{what}: {} {}", file.status, changes_text(&file.changes)),
+                    &format!(
+                        "{what}: {}{} {}",
+                        file.status,
+                        if file.derived && item.role == Role::Cause {
+                            " (only references)"
+                        } else {
+                            ""
+                        },
+                        changes_text(&file.changes)
+                    ),
                 );
                 for line in &file.diff {
                     put(&format!("{key}.diff"), &format!("{what}: {line}"));
                 }
+            }
+            if item.files.len() > shown {
+                put(
+                    &format!("{key}.file"),
+                    &format!(
+                        "{}: {} more files, also only references",
+                        item.name,
+                        item.files.len() - shown
+                    ),
+                );
             }
         }
         let prefix = match self.image_role {
