@@ -104,3 +104,55 @@ fn images_and_trees_differ_by_what_changed_with_exit_codes() {
     assert_eq!(fruix(&["diff", &s(&img_a)]).status.code(), Some(2), "usage");
     let _ = fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn two_versions_of_a_package_in_the_store_pair_up() {
+    use fruix_core::store::Store;
+    let dir = std::env::temp_dir().join(format!("fruix-diff-pkg-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    let store = Store::open(dir.join("store")).unwrap();
+    let item = |name: &str, greeting: &str, exec: bool| {
+        let mut b = store.builder(name).unwrap();
+        b.file("bin/hello", greeting.as_bytes(), exec).unwrap();
+        b.file("share/doc/README", b"hello\n", false).unwrap();
+        b.commit().unwrap()
+    };
+    let old = item("hello-2.12", "#!/bin/sh\necho hello\n", true);
+    let new = item("hello-2.13", "#!/bin/sh\necho hello, world\n", false);
+    let store_dir = dir.join("store");
+    let o = fruix(&[
+        "diff",
+        "--store",
+        store_dir.to_str().unwrap(),
+        &old.logical(),
+        &new.logical(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let out = stdout(&o);
+    assert!(
+        out.contains("cause=item hello-2.12 -> hello-2.13: 1 file changed\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "item.file=hello-2.12 -> hello-2.13 bin/hello: changed mode 0555 -> 0444, sha256 "
+        ),
+        "{out}"
+    );
+    assert!(out.contains(": +echo hello, world\n"), "{out}");
+    assert!(!out.contains("README"), "{out}");
+    // Without the store, a store path names nothing.
+    let o = fruix(&[
+        "diff",
+        "--store",
+        dir.join("none").to_str().unwrap(),
+        &old.logical(),
+        &new.logical(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let _ = std::process::Command::new("chmod")
+        .args(["-R", "u+w"])
+        .arg(&dir)
+        .status();
+    let _ = fs::remove_dir_all(&dir);
+}

@@ -138,17 +138,23 @@ fn kind_of(e: &Entry) -> Change {
 
 /// Items of two sides paired by name: `(a, b)` with either missing for an item only one
 /// side has. Items of one name pair up with their identical twin first (same store path),
-/// then in store-path order.
+/// then in store-path order. `roots`, the names of the two items the sides were given as
+/// (`hello-2.12`, `hello-2.13`), pair up whatever their names.
 pub(crate) fn pair_items<'s>(
     a: impl IntoIterator<Item = &'s Item>,
     b: impl IntoIterator<Item = &'s Item>,
+    roots: Option<(&'s str, &'s str)>,
 ) -> Vec<(Option<&'s Item>, Option<&'s Item>)> {
     let mut by_name: BTreeMap<&str, (Vec<&Item>, Vec<&Item>)> = BTreeMap::new();
     for item in a {
         by_name.entry(&item.name).or_default().0.push(item);
     }
     for item in b {
-        by_name.entry(&item.name).or_default().1.push(item);
+        let name = match roots {
+            Some((root_a, root_b)) if item.name == root_b => root_a,
+            _ => &item.name,
+        };
+        by_name.entry(name).or_default().1.push(item);
     }
     let mut out = Vec::new();
     for (_, (mut xs, mut ys)) in by_name {
@@ -256,7 +262,7 @@ mod tests {
             |name: &str, hash: &str| Item::new(name, Some(format!("/frx/store/{hash}-{name}")));
         let a = [item("sh", "1"), item("sh", "2"), item("old", "3")];
         let b = [item("sh", "2"), item("sh", "4"), item("new", "5")];
-        let pairs: Vec<(Option<&str>, Option<&str>)> = pair_items(&a, &b)
+        let pairs: Vec<(Option<&str>, Option<&str>)> = pair_items(&a, &b, None)
             .into_iter()
             .map(|(x, y)| {
                 (
@@ -272,6 +278,24 @@ mod tests {
                 (Some("/frx/store/3-old"), None),
                 (Some("/frx/store/2-sh"), Some("/frx/store/2-sh")),
                 (Some("/frx/store/1-sh"), Some("/frx/store/4-sh")),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_given_items_pair_up_across_versions() {
+        let a = [Item::new("hello-2.12", None), Item::new("libc", None)];
+        let b = [Item::new("hello-2.13", None), Item::new("libc", None)];
+        let pairs: Vec<(Option<&str>, Option<&str>)> =
+            pair_items(&a, &b, Some(("hello-2.12", "hello-2.13")))
+                .into_iter()
+                .map(|(x, y)| (x.map(|i| i.name.as_str()), y.map(|i| i.name.as_str())))
+                .collect();
+        assert_eq!(
+            pairs,
+            [
+                (Some("hello-2.12"), Some("hello-2.13")),
+                (Some("libc"), Some("libc"))
             ]
         );
     }

@@ -90,9 +90,11 @@ pub fn diff(a: &Side, b: &Side) -> Report {
     // A closure has no root file system outside the store: compared with an image, the
     // image's is not a difference.
     let comparable = |i: &&Item| a.image.is_some() == b.image.is_some() || i.name != ROOT_FS_ITEM;
+    let roots = a.root.as_deref().zip(b.root.as_deref());
     let pairs = compare::pair_items(
         a.items.iter().filter(comparable),
         b.items.iter().filter(comparable),
+        roots,
     );
     for (x, y) in pairs {
         if let Some(change) = item_change(a, b, x, y, !spec.is_empty()) {
@@ -151,7 +153,12 @@ fn item_change(
                     text_change(a, x, b, y, f);
                 }
             }
-            (y.name.clone(), "changed", files)
+            let name = if x.name == y.name {
+                y.name.clone()
+            } else {
+                format!("{} -> {}", x.name, y.name)
+            };
+            (name, "changed", files)
         }
         (Some(x), None) => (x.name.clone(), "removed", Vec::new()),
         (None, Some(y)) => (y.name.clone(), "added", Vec::new()),

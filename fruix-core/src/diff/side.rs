@@ -55,6 +55,8 @@ pub struct Side {
     pub(crate) names: ItemNames,
     pub(crate) spec: Option<serde_json::Value>,
     pub(crate) image: Option<ImageFacts>,
+    /// The name of the item a closure side was given as.
+    pub(crate) root: Option<String>,
 }
 
 impl Side {
@@ -106,6 +108,7 @@ impl Side {
             names,
             spec: None,
             image: None,
+            root: Some(root.name().to_owned()),
         };
         side.spec = side.read_spec();
         Ok(side)
@@ -155,6 +158,7 @@ impl Side {
             names: ItemNames::default(),
             spec: None,
             image: None,
+            root: None,
         })
     }
 
@@ -209,6 +213,7 @@ impl Side {
             names,
             spec: None,
             image: Some(facts),
+            root: None,
         };
         side.spec = side.read_spec();
         Ok(Some(side))
