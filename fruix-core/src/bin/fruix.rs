@@ -65,8 +65,8 @@ enum Command {
         after_help = "Exit status: 0 equal, 1 different, 2 a side cannot be read.\n\nExamples:\n  fruix diff old/disk.img new/disk.img\n  fruix diff --json /frx/store/<hash>-fruix-system-vm /frx/store/<hash>-fruix-system-vm\n  fruix diff ./rootfs-a ./rootfs-b"
     )]
     Diff {
-        /// Store directory for arguments that name store items [default: $FRUIX_STORE or
-        /// /frx/store]
+        /// Store directory for arguments that name store items [default: $FRUIX_STORE,
+        /// /frx/store, or a per-user cache]
         #[arg(long, value_name = "DIR")]
         store: Option<std::path::PathBuf>,
         /// Print the report as JSON instead of key=value lines.
