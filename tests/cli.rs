@@ -36,6 +36,7 @@ fn help_lists_every_verb_with_examples(_: &Path) {
         "verify",
         "describe",
         "closure",
+        "diff",
         "Examples:",
     ] {
         assert!(stdout(&o).contains(verb), "{verb} missing from --help");
@@ -152,6 +153,58 @@ fn describe_closure_and_rootfs(dir: &Path) {
     let _ = Command::new("chmod").args(["-R", "u+w"]).arg(&out).status();
 }
 
+fn diff_against_an_image_exits_0_equal_1_different_2_unreadable(dir: &Path) {
+    let store = dir.join("store");
+    let store = store.to_str().unwrap();
+    let image = cli(&["--store", store, "-q", "image"]);
+    let disk = value(&stdout(&image), "physical_disk_image").to_owned();
+    let o = cli(&["--store", store, "-q", "diff", "--against", &disk]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(value(&stdout(&o), "a").starts_with("declared /frx/store/"));
+    assert_eq!(value(&stdout(&o), "result"), "equal");
+    // A tree that is not the system: every item of the declaration is missing from it.
+    let tree = dir.join("not-a-system");
+    std::fs::create_dir_all(&tree).unwrap();
+    let o = cli(&[
+        "--store",
+        store,
+        "-q",
+        "diff",
+        "--against",
+        tree.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("item=fruix-system-fruix-freebsd: removed"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o).is_empty(),
+        "a difference is no error: {}",
+        stderr(&o)
+    );
+    let o = cli(&[
+        "--store",
+        store,
+        "diff",
+        "--against",
+        "/nonexistent/disk.img",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("/nonexistent/disk.img"),
+        "{}",
+        stderr(&o)
+    );
+    let o = cli(&["diff", "--help"]);
+    assert!(
+        stdout(&o).contains("0 equal, 1 different, 2"),
+        "{}",
+        stdout(&o)
+    );
+}
+
 fn failures_exit_1_with_a_message(dir: &Path) {
     // A store under a regular file cannot be created.
     let file = dir.join("not-a-dir");
@@ -175,7 +228,7 @@ fn main() -> ExitCode {
     let dir: PathBuf = std::env::temp_dir().join(format!("fruix-cli-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let cases: [Case; 6] = [
+    let cases: [Case; 7] = [
         (
             "help_lists_every_verb_with_examples",
             help_lists_every_verb_with_examples,
@@ -190,6 +243,10 @@ fn main() -> ExitCode {
             verify_passes_the_image_and_fails_garbage,
         ),
         ("describe_closure_and_rootfs", describe_closure_and_rootfs),
+        (
+            "diff_against_an_image_exits_0_equal_1_different_2_unreadable",
+            diff_against_an_image_exits_0_equal_1_different_2_unreadable,
+        ),
         (
             "failures_exit_1_with_a_message",
             failures_exit_1_with_a_message,

@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod diff;
 pub mod freebsd;
 pub mod image;
 pub mod io_error;

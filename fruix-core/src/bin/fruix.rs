@@ -1,6 +1,7 @@
 //! `fruix`: the command-line front end. Parses arguments, calls the library, prints.
 //! Exit codes ([`CliError::exit_code`]): 0 success, 1 failure (fsck, inspect or store
-//! verify found problems, or the command failed), 2 usage, 3 no space left.
+//! verify found problems, or the command failed), 2 usage, 3 no space left; `diff`: 0
+//! equal, 1 different, 2 a side cannot be read.
 
 use std::fs::File;
 use std::path::Path;
@@ -17,7 +18,7 @@ use fruix_core::ByteSize;
     name = "fruix",
     about = "Declarative FreeBSD systems: file systems, images and the store",
     version,
-    after_help = "Exit codes: 0 success, 1 problems found or failure, 2 usage, 3 no space left.\n\nExamples:\n  fruix makefs -t ufs2 -o label=root root.img ./rootfs\n  fruix fsck disk.img\n  fruix inspect disk.img\n  fruix store verify --store /frx/store\n  fruix store gc"
+    after_help = "Exit codes: 0 success, 1 problems found or failure, 2 usage, 3 no space left;\ndiff: 0 equal, 1 different, 2 a side cannot be read.\n\nExamples:\n  fruix makefs -t ufs2 -o label=root root.img ./rootfs\n  fruix fsck disk.img\n  fruix inspect disk.img\n  fruix diff old/disk.img new/disk.img\n  fruix store verify --store /frx/store\n  fruix store gc"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -55,6 +56,27 @@ enum Command {
         after_help = "Example: fruix inspect /frx/store/<hash>-fruix-bhyve-image-vm/disk.img"
     )]
     Inspect { image: std::path::PathBuf },
+    /// Explain what differs between two disk images, two store items (their closures) or
+    /// two paths: declaration fields, partition table, ESP files, UFS2 superblock, store
+    /// items matched by name, files (hash, size, mode, owner, flags, link target; small
+    /// text files as unified diffs). Changes that only follow from another item's new
+    /// hash are listed below their cause as `derived`.
+    #[command(
+        after_help = "Exit status: 0 equal, 1 different, 2 a side cannot be read.\n\nExamples:\n  fruix diff old/disk.img new/disk.img\n  fruix diff --json /frx/store/<hash>-fruix-system-vm /frx/store/<hash>-fruix-system-vm\n  fruix diff ./rootfs-a ./rootfs-b"
+    )]
+    Diff {
+        /// Store directory for arguments that name store items [default: $FRUIX_STORE,
+        /// /frx/store, or a per-user cache]
+        #[arg(long, value_name = "DIR")]
+        store: Option<std::path::PathBuf>,
+        /// Print the report as JSON instead of key=value lines.
+        #[arg(long)]
+        json: bool,
+        /// Side A: a disk image, a store item, a path.
+        a: String,
+        /// Side B.
+        b: String,
+    },
     /// Work on the store.
     Store {
         /// Physical store directory [default: $FRUIX_STORE or /frx/store]
@@ -103,6 +125,15 @@ fn main() -> ExitCode {
         ),
         Command::Fsck { image } => fsck(&image),
         Command::Inspect { image } => inspect(&image),
+        Command::Diff { store, json, a, b } => {
+            fruix_core::cli::diff_args(&a, &b, store, json).map(|equal| {
+                if equal {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            })
+        }
         Command::Store { store, command } => store_command(store, command),
     };
     result.unwrap_or_else(|e| {

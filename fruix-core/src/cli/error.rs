@@ -7,7 +7,10 @@
 //! | 1 | failure: what was checked has problems (`verify`, `fsck`, `inspect`, `store verify`), or the command could not do its work (a build, the store, a file) |
 //! | 2 | usage: bad arguments, or a declaration that does not validate; nothing was attempted |
 //! | 3 | no space left on a device; the store is unchanged: free space and run it again |
+//!
+//! `diff` has its own: 0 equal, 1 different, 2 when a side cannot be read or built.
 
+use crate::diff::DiffError;
 use crate::image::gpt;
 use crate::image::ufs::{HostTreeError, PlanError, WriteError};
 use crate::image::verify::VerifyError;
@@ -78,6 +81,15 @@ pub enum CliError {
     /// Results could not be printed as JSON.
     #[error("printing results: {0}")]
     Json(#[from] serde_json::Error),
+    /// `diff` could not read a side (exit 2).
+    #[error(transparent)]
+    Diff(#[from] DiffError),
+    /// `diff --against` could not build the declared side (exit 2).
+    #[error("building the declared system to compare: {0}")]
+    DiffSide(Box<CliError>),
+    /// `diff` found differences (they were printed as results; exit 1).
+    #[error("the two sides differ")]
+    Differs,
     /// What was checked has problems (they were printed as results).
     #[error("{count} problem(s) in {}", path.display())]
     Problems {
@@ -102,7 +114,7 @@ impl From<IoError> for CliError {
 impl CliError {
     /// The process's exit status for this error (see the module's table).
     pub fn exit_code(&self) -> u8 {
-        if self.is_usage() {
+        if self.is_usage() || matches!(self, CliError::Diff(_) | CliError::DiffSide(_)) {
             2
         } else if self.is_no_space() {
             3
@@ -183,5 +195,14 @@ mod tests {
             path: "disk.img".into(),
         };
         assert_eq!(problems.exit_code(), 1);
+        let unreadable = CliError::from(DiffError::NotFound {
+            arg: "a.img".into(),
+            why: "no such file".into(),
+        });
+        assert_eq!(unreadable.exit_code(), 2, "diff: a side it cannot read");
+        let side = CliError::DiffSide(Box::new(CliError::from(io(
+            std::io::ErrorKind::PermissionDenied,
+        ))));
+        assert_eq!(side.exit_code(), 2);
     }
 }

@@ -5,7 +5,6 @@ use crate::image::gpt::{self, Partition, PartitionType, ReadError};
 use crate::image::ufs::Ufs;
 use crate::io_error::io;
 use crate::store::STORE_DIR;
-use fatfs::{FileSystem, FsOptions, NullTimeProvider, StdIoWrapper};
 use std::fs::File;
 use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
@@ -13,30 +12,14 @@ use std::path::Path;
 /// Ordered `key=value` facts about an image.
 pub type Facts = Vec<(String, String)>;
 
-/// Files of a FAT volume, with sizes, depth first.
+/// Files of a FAT volume, with sizes, sorted.
 fn fat_files(bytes: Vec<u8>) -> Result<Vec<(String, u64)>, String> {
-    let fs = FileSystem::new(
-        StdIoWrapper::new(Cursor::new(bytes)),
-        FsOptions::new().time_provider(NullTimeProvider::new()),
-    )
-    .map_err(|e| format!("{e:?}"))?;
     let mut out = Vec::new();
-    let mut todo = vec![(String::new(), fs.root_dir())];
-    while let Some((prefix, dir)) = todo.pop() {
-        for entry in dir.iter() {
-            let entry = entry.map_err(|e| format!("{e:?}"))?;
-            let name = entry.file_name();
-            if name == "." || name == ".." {
-                continue;
-            }
-            let path = format!("{prefix}/{name}");
-            if entry.is_dir() {
-                todo.push((path, entry.to_dir()));
-            } else {
-                out.push((path, entry.len()));
-            }
-        }
-    }
+    crate::image::esp::walk_files(Cursor::new(bytes), &mut |path, len, _| {
+        out.push((path.to_owned(), len));
+        Ok(())
+    })
+    .map_err(|e| e.to_string())?;
     out.sort();
     Ok(out)
 }

@@ -8,6 +8,7 @@
 //! verify [IMAGE]        check an image (the system's own by default)
 //! describe              print the spec as JSON
 //! closure               list the closure's store items with their sizes
+//! diff --against IMAGE  what differs between the declared system and a built image
 //! ```
 //!
 //! `image` and `build` register their result as a GC root (`image-<host>`,
@@ -16,12 +17,15 @@
 //! Options: `--store DIR` (or `FRUIX_STORE`), `--json`, `-q/--quiet`. Results go to stdout
 //! as `key=value` lines (or JSON); progress to stderr. Exit codes (see [`CliError`]): 0 ok,
 //! 1 failure (`verify` found problems, or the build failed), 2 usage or an invalid
-//! declaration, 3 no space left.
+//! declaration, 3 no space left. `diff`: 0 equal, 1 different, 2 a side cannot be read or
+//! built.
 
+mod diff;
 mod error;
 mod inspect;
 mod progress;
 
+pub use diff::{diff_args, print_report};
 pub use error::CliError;
 pub use inspect::{inspect_image, Facts};
 
@@ -83,6 +87,17 @@ enum Verb {
     /// List the store items of the system closure with their sizes.
     #[command(after_help = "Example: fruix-freebsd closure --json")]
     Closure,
+    /// Explain what differs between the declared system (its closure, built if needed) and
+    /// a built image: declaration fields, store items matched by name, files with unified
+    /// diffs of small text files; derived changes listed below their causes.
+    #[command(
+        after_help = "Exit status: 0 equal, 1 different, 2 a side cannot be read or built.\n\nExample: fruix-freebsd diff --against /frx/store/<hash>-fruix-bhyve-image-vm/disk.img"
+    )]
+    Diff {
+        /// The disk image (or store item, or path) to compare the declaration with.
+        #[arg(long, value_name = "IMAGE")]
+        against: PathBuf,
+    },
 }
 
 /// Ordered key=value results, printed as lines or as one JSON object.
@@ -151,6 +166,8 @@ where
     };
     match execute(&os, args) {
         Ok(()) => ExitCode::SUCCESS,
+        // The report said how they differ: not an error to announce.
+        Err(e @ CliError::Differs) => ExitCode::from(&e),
         Err(e) => {
             eprintln!("fruix: error: {e}");
             ExitCode::from(&e)
@@ -253,6 +270,24 @@ fn execute(os: &OperatingSystem, args: Args) -> Result<(), CliError> {
                     count: problems,
                     path: disk,
                 })
+            };
+        }
+        Verb::Diff { against } => {
+            progress.stage(crate::image::Stage::System);
+            let closure = crate::system::build_system(os, &store)
+                .map_err(|e| CliError::DiffSide(Box::new(e.into())))?;
+            let declared = crate::diff::Side::closure(
+                &format!("declared {}", closure.system),
+                &store,
+                &closure.system,
+            )?;
+            let image = crate::diff::Side::open(&against.to_string_lossy(), Some(&store))?;
+            let report = crate::diff::diff(&declared, &image);
+            print_report(&report, args.json)?;
+            return if report.equal {
+                Ok(())
+            } else {
+                Err(CliError::Differs)
             };
         }
         Verb::Describe => {}

@@ -91,9 +91,14 @@ pub fn build_esp(volume: EspVolume, volume_id: u32, loader: &[u8]) -> Result<Esp
 /// Reads `EFI/BOOT/BOOTX64.EFI` back from an ESP image (for verification). A malformed
 /// file system is an error, never a panic.
 pub fn read_loader(esp: &[u8]) -> Result<Vec<u8>, EspError> {
-    // The FAT library trusts some on-disk values (e.g. a directory entry naming cluster 0
-    // or 1 underflows `cluster - 2`; found by fuzzing): contain what it does on garbage.
-    std::panic::catch_unwind(|| read_loader_unchecked(esp)).unwrap_or_else(|panic| {
+    contain_panics(|| read_loader_unchecked(esp))
+}
+
+/// Runs a read of a FAT volume. The FAT library trusts some on-disk values (e.g. a
+/// directory entry naming cluster 0 or 1 underflows `cluster - 2`; found by fuzzing):
+/// contain what it does on garbage.
+fn contain_panics<T>(read: impl FnOnce() -> Result<T, EspError>) -> Result<T, EspError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|panic| {
         let why = panic
             .downcast_ref::<&str>()
             .map(|s| (*s).to_owned())
@@ -122,6 +127,43 @@ fn read_loader_unchecked(esp: &[u8]) -> Result<Vec<u8>, EspError> {
         file.read_to_end(&mut out).map_err(fat)?;
     }
     Ok(out)
+}
+
+/// Visits every file of the FAT volume on `dev` (which is only read: nothing is written
+/// unless the volume is changed), depth first: `visit` gets the path (`/EFI/BOOT/..`),
+/// the length and the contents as a reader. A malformed file system is an error.
+pub fn walk_files<D>(
+    dev: D,
+    visit: &mut dyn FnMut(&str, u64, &mut dyn std::io::Read) -> std::io::Result<()>,
+) -> Result<(), EspError>
+where
+    D: std::io::Read + std::io::Write + std::io::Seek,
+{
+    contain_panics(|| {
+        let fs = FileSystem::new(
+            StdIoWrapper::new(dev),
+            FsOptions::new().time_provider(NullTimeProvider::new()),
+        )
+        .map_err(fat)?;
+        let mut todo = vec![(String::new(), fs.root_dir())];
+        while let Some((prefix, dir)) = todo.pop() {
+            for entry in dir.iter() {
+                let entry = entry.map_err(fat)?;
+                let name = entry.file_name();
+                if name == "." || name == ".." {
+                    continue;
+                }
+                let path = format!("{prefix}/{name}");
+                if entry.is_dir() {
+                    todo.push((path, entry.to_dir()));
+                } else {
+                    let mut file = entry.to_file();
+                    visit(&path, entry.len(), &mut file).map_err(fat)?;
+                }
+            }
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]
