@@ -29,6 +29,7 @@ pub mod archive;
 pub mod compress;
 pub mod create;
 pub mod error;
+pub mod import;
 pub mod json;
 pub mod manifest_parse;
 pub mod sum;
