@@ -161,6 +161,9 @@ pub struct Member<'a> {
     pub meta: MemberMeta,
 }
 
+/// The decompressed, size-limited tar stream of a package.
+type TarStream = tar::Archive<Box<dyn Read>>;
+
 /// The normalized form of an install path (`/usr/local/bin/x` -> `usr/local/bin/x`);
 /// `None` for the root itself.
 pub fn normalize(raw: &str) -> std::result::Result<Option<String>, String> {
@@ -287,7 +290,7 @@ impl PkgArchive {
         self.members(&mut |_| Ok(()))
     }
 
-    fn stream(&self) -> Result<(Compression, Budget, tar::Archive<Box<dyn Read>>)> {
+    fn stream(&self) -> Result<(Compression, Budget, TarStream)> {
         let file = File::open(&self.path).map_err(io("opening", &self.path))?;
         let label = self.path.display().to_string();
         let Some((kind, reader)) = decompress(file).map_err(io("reading", &self.path))? else {

@@ -26,6 +26,7 @@ pub use manifest::{
     CatalogueEntry, Dependency, DirEntry, FileEntry, Manifest, ScriptPhase, Sum, SumKind,
 };
 pub mod archive;
+pub mod catalogue;
 pub mod compress;
 pub mod create;
 pub mod error;
