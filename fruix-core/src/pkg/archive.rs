@@ -495,6 +495,7 @@ impl PkgArchive {
                         inner: &mut entry,
                         hasher: SumHasher::new(kind),
                         failure: None,
+                        bytes: 0,
                     };
                     let visited = visit(Member {
                         path: &path,
@@ -507,6 +508,15 @@ impl PkgArchive {
                     }
                     visited?;
                     drained.map_err(|e| archive_error(&label, &budget, e))?;
+                    if reader.bytes != size {
+                        return Err(PkgError::Archive {
+                            package: label,
+                            why: format!(
+                                "unreadable or truncated archive: `/{path}` holds {} of its {size} bytes",
+                                reader.bytes
+                            ),
+                        });
+                    }
                     let actual = reader.hasher.finish();
                     if let Some(want) = &listed.sum {
                         if *want != actual {
@@ -546,6 +556,7 @@ struct HashingReader<'r> {
     inner: &'r mut dyn Read,
     hasher: SumHasher,
     failure: Option<io::Error>,
+    bytes: u64,
 }
 
 impl Read for HashingReader<'_> {
@@ -553,6 +564,7 @@ impl Read for HashingReader<'_> {
         match self.inner.read(buf) {
             Ok(n) => {
                 self.hasher.update(&buf[..n]);
+                self.bytes += n as u64;
                 Ok(n)
             }
             Err(e) => {

@@ -40,6 +40,8 @@ pub struct Expectation {
     pub target: Target,
     /// The sha256 (hex) of the `.pkg` file, from the catalogue or lock.
     pub sha256: Option<String>,
+    /// The size of the `.pkg` file in bytes (the catalogue's `pkgsize`).
+    pub size: Option<u64>,
     /// The package name the catalogue gives.
     pub name: Option<String>,
     /// The version the catalogue gives.
@@ -141,6 +143,18 @@ pub fn import(
     expect: &Expectation,
     owners: &dyn OwnerIds,
 ) -> Result<ImportedPackage> {
+    if let Some(want) = expect.size {
+        let actual = std::fs::metadata(pkg_file)
+            .map_err(io("reading", pkg_file))?
+            .len();
+        if actual != want {
+            return Err(PkgError::FileSize {
+                package: pkg_file.display().to_string(),
+                expected: want,
+                actual,
+            });
+        }
+    }
     if let Some(want) = &expect.sha256 {
         let actual = crate::store::hash::sha256_file(pkg_file).map_err(io("reading", pkg_file))?;
         if !actual.eq_ignore_ascii_case(want) {
