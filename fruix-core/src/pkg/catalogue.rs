@@ -343,16 +343,18 @@ impl Catalogue {
             ));
         };
         let values: Vec<(String, Value)> = if member == meta.data {
-            let doc =
+            let mut doc =
                 json::parse(bytes).map_err(|e| repo_error(file, format!("`{member}`: {e}")))?;
-            let packages = doc
-                .get("packages")
-                .and_then(Value::as_array)
-                .ok_or_else(|| repo_error(file, format!("`{member}` has no `packages` array")))?;
+            let Some(Value::Array(packages)) = doc.get_mut("packages").map(Value::take) else {
+                return Err(repo_error(
+                    file,
+                    format!("`{member}` has no `packages` array"),
+                ));
+            };
             packages
-                .iter()
+                .into_iter()
                 .enumerate()
-                .map(|(i, v)| (format!("#{}", i + 1), v.clone()))
+                .map(|(i, v)| (format!("#{}", i + 1), v))
                 .collect()
         } else {
             let mut out = Vec::new();
