@@ -19,9 +19,26 @@
 //!
 //! `create` writes packages and repositories the way `pkg create` and `pkg repo` do:
 //! for people packaging their own software, and for the tests.
+//!
+//! Shared by the readers and writers: `sum` (pkg's checksums), `compress` (compressions
+//! told by magic, byte limits against bombs), `json` (JSON with duplicate keys refused),
+//! `manifest_parse` (manifests from and to JSON), `tar_write` (members as pkg writes them),
+//! `error` ([`PkgError`]).
 
 pub mod manifest;
 
 pub use manifest::{
     CatalogueEntry, Dependency, DirEntry, FileEntry, Manifest, ScriptPhase, Sum, SumKind,
 };
+pub mod archive;
+pub mod catalogue;
+pub mod compress;
+pub mod create;
+pub mod error;
+pub mod import;
+pub mod json;
+pub mod manifest_parse;
+pub mod sum;
+pub mod tar_write;
+
+pub use error::PkgError;
