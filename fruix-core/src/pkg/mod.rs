@@ -20,7 +20,12 @@
 //! `create` writes packages and repositories the way `pkg create` and `pkg repo` do:
 //! for people packaging their own software, and for the tests.
 
+pub mod cache;
+pub mod fetch;
+pub mod lock;
 pub mod manifest;
+pub mod resolve;
+pub mod signature;
 
 pub use manifest::{
     CatalogueEntry, Dependency, DirEntry, FileEntry, Manifest, ScriptPhase, Sum, SumKind,
