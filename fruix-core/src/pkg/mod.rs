@@ -22,6 +22,7 @@
 
 pub mod cache;
 pub mod fetch;
+pub mod location;
 pub mod lock;
 pub mod manifest;
 pub mod resolve;

@@ -397,6 +397,15 @@ fn historical_payload(prefix: &[u8], hex_digest: &str) -> Vec<u8> {
     payload
 }
 
+/// How a repository is signed (the two RSA `signature_type`s of pkg-repository(5)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignMode {
+    /// One `signature` member, checked with a key file.
+    Pubkey,
+    /// `<member>.sig` + `<member>.pub`, checked against trusted fingerprints.
+    Fingerprints,
+}
+
 /// An RSA private key that signs catalogues the way `pkg repo` does.
 #[derive(Debug, Clone)]
 pub struct SigningKey {
@@ -447,6 +456,25 @@ impl SigningKey {
         self.key
             .sign(Pkcs1v15Sign::new::<Sha256>(), &digest)
             .map_err(|e| SignatureError::Sign(e.to_string()))
+    }
+
+    /// The members to add beside catalogue member `member` (`data`) holding `data`:
+    /// `signature` for [`SignMode::Pubkey`], `<member>.sig` + `<member>.pub` for
+    /// [`SignMode::Fingerprints`] (`RepoWriter`'s signer hook).
+    pub fn catalogue_members(
+        &self,
+        mode: SignMode,
+        member: &str,
+        data: &[u8],
+    ) -> Result<Vec<(String, Vec<u8>)>, SignatureError> {
+        let signature = self.sign(data)?;
+        Ok(match mode {
+            SignMode::Pubkey => vec![("signature".to_string(), signature)],
+            SignMode::Fingerprints => vec![
+                (format!("{member}.sig"), signature),
+                (format!("{member}.pub"), self.public_key_pem()?.into_bytes()),
+            ],
+        })
     }
 
     /// The signature in the historical `pubkey` form (2): old repositories have these.

@@ -1,4 +1,5 @@
 use super::*;
+use crate::pkg::location::{RepoLocation, Source};
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
@@ -407,64 +408,113 @@ fn local_directories_and_file_urls() {
 }
 
 #[test]
-fn urls_and_repopaths_are_checked() {
-    let abi = "FreeBSD:15:amd64";
-    assert_eq!(
-        RepoLocation::parse(
-            "FreeBSD",
-            "pkg+https://pkg.FreeBSD.org/${ABI}/quarterly",
-            abi
-        )
-        .unwrap(),
-        RepoLocation::Http("https://pkg.FreeBSD.org/FreeBSD:15:amd64/quarterly".into())
-    );
-    let err = RepoLocation::parse("r", "https://x/${ARCH}/latest", abi).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "repository \"r\": URL \"https://x/${ARCH}/latest\": unknown variable ${ARCH} (only ${ABI} is replaced)"
-    );
-    for bad in [
-        "ftp://x/y",
-        "relative/dir",
-        "https:///nohost",
-        "https://x/?q=1",
-    ] {
-        assert!(RepoLocation::parse("r", bad, abi).is_err(), "{bad}");
-    }
-    let repo = RepoLocation::Http("https://h/base".into());
-    assert_eq!(
-        repo.join("r", "All/c++ lib-1.0.pkg").unwrap(),
-        Source::Http("https://h/base/All/c++%20lib-1.0.pkg".into())
-    );
-    for bad in [
-        "../etc/passwd",
-        "All/../../x.pkg",
-        "/abs.pkg",
-        "All//x.pkg",
-        "All/./x",
-        "%2e%2e/x",
-        "a\\b",
-        "",
-        "x?y",
-    ] {
-        let err = repo.join("r", bad).unwrap_err();
-        assert!(
-            matches!(err, FetchError::BadRepopath { .. }),
-            "{bad}: {err}"
-        );
-    }
-    let local = RepoLocation::Local("/srv/repo".into());
-    assert!(local.join("r", "../x.pkg").is_err());
-    assert_eq!(
-        local.join("r", "All/x.pkg").unwrap(),
-        Source::Local("/srv/repo/All/x.pkg".into())
-    );
-}
-
-#[test]
 fn bad_sha256_is_not_a_file_name() {
     let c = case();
     let err = c.cache.path_of("../../etc/passwd").unwrap_err();
     assert!(matches!(err, FetchError::BadSha256 { .. }), "{err}");
     assert!(c.cache.lookup(&"A".repeat(64), 1).is_err());
+}
+
+#[test]
+fn a_silent_server_times_out_and_is_retried() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    // Accepts and holds connections without answering; stops after the three attempts.
+    let holder = thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().take(3) {
+            counter.fetch_add(1, Ordering::SeqCst);
+            held.push(stream);
+        }
+        thread::sleep(Duration::from_millis(500));
+    });
+    let fetcher = Fetcher::new(FetchOptions {
+        attempts: 3,
+        backoff: Duration::from_millis(5),
+        connect_timeout: Duration::from_secs(5),
+        read_timeout: Duration::from_millis(200),
+    });
+    let source = Source::Http(format!("http://{addr}/meta.conf"));
+    let started = std::time::Instant::now();
+    let err = fetcher
+        .fetch_bytes("meta.conf", &source, 1024, &mut |_| {})
+        .unwrap_err();
+    assert!(
+        matches!(err, FetchError::Transport { attempts: 3, .. }),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(accepted.load(Ordering::SeqCst), 3);
+    holder.join().unwrap();
+}
+
+#[test]
+fn catalogue_files_fall_back_and_locked_packages_fetch_offline() {
+    use crate::pkg::lock::{LockedPackage, LockedRepository, LOCK_VERSION};
+    let c = case();
+    let body = c.bytes.clone();
+    let mut server = Server::start(Box::new(move |path, _| match path {
+        "/r/meta.conf" => Reply::Body(b"version = 2;\n".to_vec()),
+        "/r/packagesite.pkg" => Reply::Body(b"catalogue".to_vec()),
+        "/r/All/hello-1.0.pkg" => Reply::Body(body.clone()),
+        _ => Reply::Status(404),
+    }));
+    let location = RepoLocation::parse("r", &format!("{}/r", server.base), "x").unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let names = fast()
+        .fetch_catalogue("r", &location, dest.path(), CATALOGUE_LIMIT, &mut |_| {})
+        .unwrap();
+    assert_eq!(names, ["meta.conf", "packagesite.pkg"]);
+    assert_eq!(
+        fs::read(dest.path().join("packagesite.pkg")).unwrap(),
+        b"catalogue"
+    );
+
+    let lock = Lock {
+        version: LOCK_VERSION,
+        repositories: vec![LockedRepository {
+            name: "r".into(),
+            url: format!("{}/r", server.base),
+            abi: "FreeBSD:15:amd64".into(),
+            catalogue_sha256: "0".repeat(64),
+            signature: "unsigned".into(),
+        }],
+        packages: vec![LockedPackage {
+            name: "hello".into(),
+            version: "1.0".into(),
+            repository: "r".into(),
+            repopath: "All/hello-1.0.pkg".into(),
+            sha256: c.sha256.clone(),
+            pkgsize: c.bytes.len() as u64,
+            deps: vec![],
+            requested: true,
+        }],
+    };
+    let first = fast().fetch_locked(&c.cache, &lock, &mut |_| {}).unwrap();
+    assert_eq!(fs::read(&first[0].1).unwrap(), c.bytes);
+    let hits = server.hits();
+    server.stop();
+    let offline = fast().fetch_locked(&c.cache, &lock, &mut |_| {}).unwrap();
+    assert_eq!(offline[0].1, first[0].1);
+    assert_eq!(
+        hits, 4,
+        "meta.conf, data.pkg (404), packagesite.pkg, the package"
+    );
+
+    let empty = Server::start(Box::new(|_, _| Reply::Status(404)));
+    let location = RepoLocation::parse("e", &empty.base, "x").unwrap();
+    let err = fast()
+        .fetch_catalogue("e", &location, dest.path(), CATALOGUE_LIMIT, &mut |_| {})
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("has no catalogue (looked for data.pkg, packagesite.pkg"),
+        "{err}"
+    );
 }

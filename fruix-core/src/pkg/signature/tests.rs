@@ -217,3 +217,34 @@ fn keys_round_trip_through_pem() {
     );
     assert!(SigningKey::from_pem("not a key").is_err());
 }
+
+#[test]
+fn catalogue_members_are_what_verification_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, _) = keys();
+    let mut m = members(&[]);
+    m.extend(
+        key.catalogue_members(SignMode::Pubkey, "data", DATA)
+            .unwrap(),
+    );
+    let setting = pubkey_setting(dir.path(), key);
+    assert_eq!(
+        verify_catalogue("r", &setting, "data", &m)
+            .unwrap()
+            .metadata_value(),
+        "pubkey"
+    );
+
+    let fp = fingerprint(key.public_key_pem().unwrap().as_bytes());
+    let setting = keydir(dir.path(), &[&fp], &[]);
+    let mut m: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    m.insert("packagesite.yaml".into(), DATA.to_vec());
+    let extra = key
+        .catalogue_members(SignMode::Fingerprints, "packagesite.yaml", DATA)
+        .unwrap();
+    let names: Vec<&str> = extra.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["packagesite.yaml.sig", "packagesite.yaml.pub"]);
+    m.extend(extra);
+    let status = verify_catalogue("r", &setting, "packagesite.yaml", &m).unwrap();
+    assert_eq!(status, SignatureStatus::Fingerprint { fingerprint: fp });
+}
