@@ -31,3 +31,15 @@ pub mod signature;
 pub use manifest::{
     CatalogueEntry, Dependency, DirEntry, FileEntry, Manifest, ScriptPhase, Sum, SumKind,
 };
+pub mod archive;
+pub mod catalogue;
+pub mod compress;
+pub mod create;
+pub mod error;
+pub mod import;
+pub mod json;
+pub mod manifest_parse;
+pub mod sum;
+pub mod tar_write;
+
+pub use error::PkgError;
