@@ -188,6 +188,9 @@ pub fn verify_catalogue(
         mode,
         missing: name.to_string(),
     };
+    if setting.is_none() {
+        return Ok(SignatureStatus::Unsigned);
+    }
     let data = members
         .get(member)
         .ok_or_else(|| missing(signature_mode(setting), member))?;
