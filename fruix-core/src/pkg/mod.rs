@@ -25,7 +25,13 @@
 //! `manifest_parse` (manifests from and to JSON), `tar_write` (members as pkg writes them),
 //! `error` ([`PkgError`]).
 
+pub mod cache;
+pub mod fetch;
+pub mod location;
+pub mod lock;
 pub mod manifest;
+pub mod resolve;
+pub mod signature;
 
 pub use manifest::{
     CatalogueEntry, Dependency, DirEntry, FileEntry, Manifest, ScriptPhase, Sum, SumKind,
