@@ -20,7 +20,10 @@
 //! `create` writes packages and repositories the way `pkg create` and `pkg repo` do:
 //! for people packaging their own software, and for the tests.
 
+pub mod accounts;
 pub mod manifest;
+pub mod pw;
+pub mod scripts;
 
 pub use manifest::{
     CatalogueEntry, Dependency, DirEntry, FileEntry, Manifest, ScriptPhase, Sum, SumKind,

@@ -23,13 +23,13 @@
 //! `root.img` and `disk.img`, which hold them too, are 0400 as well. The system's
 //! `metadata/spec.json` (world-readable) has them redacted.
 
-mod accounts;
+pub(crate) mod accounts;
 mod activate;
 pub mod etc;
 mod packages;
 mod profile;
 pub mod programs;
-mod quote;
+pub(crate) mod quote;
 pub mod rcd;
 pub mod rcorder;
 pub mod shepherd;
@@ -291,15 +291,20 @@ fn build_config(
     store: &Store,
 ) -> Result<StorePath, SystemError> {
     let mut b = store.builder(&format!("fruix-config-{}", os.host_name))?;
+    let none = crate::pkg::accounts::PackageAccounts::default();
     let mut files: Vec<(String, String, bool)> = [
         ("etc/rc.conf", etc::rc_conf(os), false),
         ("etc/fstab", etc::fstab(os), false),
         ("etc/hosts", etc::hosts(os), false),
         ("etc/motd", etc::motd(os), false),
         ("etc/sysctl.conf", etc::sysctl_conf(os), false),
-        ("etc/master.passwd", accounts::master_passwd(os), false),
-        ("etc/passwd", accounts::passwd(os), false),
-        ("etc/group", accounts::group(os), false),
+        (
+            "etc/master.passwd",
+            accounts::master_passwd(os, &none),
+            false,
+        ),
+        ("etc/passwd", accounts::passwd(os, &none), false),
+        ("etc/group", accounts::group(os, &none), false),
         ("etc/shells", accounts::shells(os), false),
         ("boot/loader.conf", etc::loader_conf(os), false),
         ("activate", activate::activate(os), true),
