@@ -93,8 +93,29 @@ fn two_packages_with_the_same_file_conflict() {
     assert!(
         text.contains("`bin/tool` is provided by both")
             && text.contains("-a-1")
-            && text.contains("-b-1"),
+            && text.contains("-b-1")
+            && text.contains("with different contents"),
         "{text}"
+    );
+    // The same file (bytes and mode) from two packages is one file of the profile.
+    let mut os = fruix_systems::fruix_freebsd();
+    os.packages
+        .push(Package::inline("a", "1", [("share/doc/LICENSE", "BSD\n")]));
+    os.packages
+        .push(Package::inline("b", "1", [("share/doc/LICENSE", "BSD\n")]));
+    let closure = build_system(&os, &store).unwrap();
+    let link = fs::read_link(store.physical(&closure.profile).join("share/doc/LICENSE")).unwrap();
+    assert!(link.to_str().unwrap().contains("-a-1/"), "{link:?}");
+    // A file in one package and a directory in another conflict.
+    let mut os = fruix_systems::fruix_freebsd();
+    os.packages
+        .push(Package::inline("a", "1", [("share/x", "file")]));
+    os.packages
+        .push(Package::inline("b", "1", [("share/x/y", "in a dir")]));
+    let err = build_system(&os, &store).unwrap_err();
+    assert!(
+        matches!(&err, SystemError::ProfileConflict { path, .. } if path == "share/x"),
+        "{err}"
     );
     fs::remove_dir_all(root).unwrap();
 }
@@ -123,5 +144,42 @@ fn missing_kernel_modules_and_time_zones_are_named() {
         build_system(&os, &store),
         Err(SystemError::Invalid(_))
     ));
+    fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn the_test_http_server_serves_a_directory_and_injects_faults() {
+    use common::http::{get, Fault, TestServer};
+    let root = temp("http");
+    fs::create_dir_all(root.join("All")).unwrap();
+    fs::write(root.join("All/x-1.0.pkg"), b"0123456789").unwrap();
+    fs::write(root.join("secret"), b"no").unwrap();
+    let mut server = TestServer::serve(&root.join("All"));
+    let url = server.url();
+    assert_eq!(
+        get(&format!("{url}/x-1.0.pkg")).unwrap(),
+        (200, b"0123456789".to_vec())
+    );
+    assert_eq!(get(&format!("{url}/missing")).unwrap().0, 404);
+    assert_eq!(get(&format!("{url}/../secret")).unwrap().0, 404);
+    assert_eq!(get(&format!("{url}/%2e%2e/secret")).unwrap().0, 404);
+    server.inject("x-1.0.pkg", Fault::Status(503));
+    server.inject("x-1.0.pkg", Fault::Truncate(4));
+    server.inject("x-1.0.pkg", Fault::Corrupt);
+    assert_eq!(get(&format!("{url}/x-1.0.pkg")).unwrap().0, 503);
+    assert_eq!(
+        get(&format!("{url}/x-1.0.pkg")).unwrap(),
+        (200, b"0123".to_vec())
+    );
+    assert_ne!(get(&format!("{url}/x-1.0.pkg")).unwrap().1, b"0123456789");
+    assert_eq!(get(&format!("{url}/x-1.0.pkg")).unwrap().1, b"0123456789");
+    server.inject("x-1.0.pkg", Fault::Drop);
+    assert!(get(&format!("{url}/x-1.0.pkg")).is_err());
+    assert_eq!(server.requests().len(), 9);
+    server.stop();
+    assert!(
+        get(&format!("{url}/x-1.0.pkg")).is_err(),
+        "stopped: the port is closed"
+    );
     fs::remove_dir_all(root).unwrap();
 }

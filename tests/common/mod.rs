@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod child_process;
+pub mod http;
 
 use fruix_core::store::Store;
 use sha2::{Digest, Sha256};

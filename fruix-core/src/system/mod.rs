@@ -94,8 +94,9 @@ pub enum SystemError {
         /// The runtime item's store path.
         runtime: String,
     },
-    #[error("`{path}` is provided by both {first} and {second}")]
-    /// Two items of the profile provide the same path.
+    #[error("`{path}` is provided by both {first} and {second}, with different contents")]
+    /// Two items of the profile provide the same path with different contents (or one as
+    /// a directory, the other not).
     ProfileConflict {
         /// The path inside the profile.
         path: String,
