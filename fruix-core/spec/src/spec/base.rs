@@ -37,6 +37,18 @@ impl FreeBsdBase {
         self.loader_efi = Some(loader.into());
         self
     }
+
+    /// The release's major version (`15` for `15.0-RELEASE`), if the label has one.
+    pub fn major_version(&self) -> Option<u32> {
+        let (major, _) = self.release.split_once('.')?;
+        major.parse().ok()
+    }
+
+    /// The pkg ABI of this base (`FreeBSD:15:amd64`): what repositories default to.
+    pub fn pkg_abi(&self) -> Option<String> {
+        let major = self.major_version()?;
+        Some(format!("FreeBSD:{major}:{}", self.arch.name()))
+    }
 }
 
 /// FreeBSD machine architectures (`uname -m` / `MACHINE_ARCH` names).

@@ -21,7 +21,7 @@ pub use boot::{Console, InitMode, Loader, STANDARD_SERIAL_SPEEDS};
 pub use fs::{device_path, gpt_label, Device, FileSystem, FsKind, Swap};
 pub use image::{FatType, ImageLayout, ImageSize, SwapPartition};
 pub use package::{InlineFile, Package, PackageSource};
-pub use repository::{PackageRepository, RepositorySignature};
+pub use repository::{PackageRepository, RepositorySignature, ABI_VARIABLE};
 pub use service::{rc_name, Service, ShepherdPrograms};
 pub use size::{ByteSize, ParseSizeError};
 

@@ -100,6 +100,27 @@ impl Package {
         }
     }
 
+    /// A FreeBSD package resolved by name in the system's repositories, any version.
+    pub fn pkg(name: &str) -> Package {
+        Package {
+            name: name.to_owned(),
+            version: String::new(),
+            source: PackageSource::Pkg { repository: None },
+        }
+    }
+
+    /// A `.pkg` file on the building host; name and version come from its manifest.
+    pub fn pkg_file(path: impl Into<PathBuf>) -> Package {
+        Package {
+            name: String::new(),
+            version: String::new(),
+            source: PackageSource::PkgFile {
+                path: path.into(),
+                sha256: None,
+            },
+        }
+    }
+
     /// Marks the inline file at `path` executable (mode 0555 in the store).
     pub fn with_executable(mut self, path: &str) -> Package {
         if let PackageSource::Inline { files } = &mut self.source {

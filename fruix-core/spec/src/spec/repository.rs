@@ -50,3 +50,28 @@ impl RepositorySignature {
         matches!(self, RepositorySignature::None)
     }
 }
+
+impl PackageRepository {
+    /// A repository at `url` with no ABI override and no signature checking.
+    pub fn new(name: &str, url: &str) -> PackageRepository {
+        PackageRepository {
+            name: name.to_owned(),
+            url: url.to_owned(),
+            ..PackageRepository::default()
+        }
+    }
+
+    /// The ABI this repository's packages are taken for: the declared one, else the base's
+    /// (`FreeBSD:15:amd64`); `None` when neither is known (a malformed release label).
+    pub fn abi_for(&self, base: &crate::FreeBsdBase) -> Option<String> {
+        self.abi.clone().or_else(|| base.pkg_abi())
+    }
+
+    /// The URL with `${ABI}` replaced by `abi`, as pkg expands it.
+    pub fn url_with_abi(&self, abi: &str) -> String {
+        self.url.replace(ABI_VARIABLE, abi)
+    }
+}
+
+/// The one variable a repository URL may hold, replaced by the repository's ABI.
+pub const ABI_VARIABLE: &str = "${ABI}";

@@ -12,6 +12,7 @@ mod fs;
 mod image;
 pub(crate) mod names;
 mod path;
+mod pkg;
 mod services;
 mod settings;
 mod syntax;
@@ -129,6 +130,26 @@ pub enum Rule {
     ReleaseLabel,
     /// An architecture images cannot be built for yet (`aarch64`).
     UnsupportedArch,
+    // FreeBSD packages and their repositories.
+    /// A repository name that is empty or not identifier-like (`FreeBSD`, `local`).
+    RepositoryName,
+    /// Two repositories share a name.
+    DuplicateRepository,
+    /// A repository URL that is not an http(s) or file URL or an absolute directory, holds a
+    /// variable other than `${ABI}`, or asks for SRV mirrors (`pkg+https`).
+    RepositoryUrl,
+    /// A repository ABI that is not `FreeBSD:<major>:<arch>`, or not the base's.
+    RepositoryAbi,
+    /// A `pkg(...)` version that is not `<version>[_<revision>][,<epoch>]`.
+    PkgVersion,
+    /// A `pkg(...)` names a repository that is not declared.
+    UndeclaredRepository,
+    /// `pkg(...)` packages, but no repository to resolve them in.
+    NoRepository,
+    /// A `pkg_file(...)` path that is not an absolute path to a `.pkg` or `.txz` file.
+    PkgFile,
+    /// A sha256 that is not 64 lowercase hex digits.
+    Sha256,
 }
 
 impl Rule {
@@ -227,6 +248,7 @@ pub(crate) fn validate(os: &OperatingSystem) -> Vec<Violation> {
     let mut report = Report::default();
     let root = FieldPath::root();
     syntax::check_top_level(os, &root, &mut report);
+    pkg::check(os, &root, &mut report);
     accounts::check(os, &root, &mut report);
     services::check(os, &root, &mut report);
     fs::check(os, &root, &mut report);

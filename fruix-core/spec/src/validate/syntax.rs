@@ -5,7 +5,7 @@
 use super::names::closest;
 use super::tz_names::{TZDATA_VERSION, ZONE_NAMES};
 use super::{FieldPath, Report, Rule, Violation};
-use crate::{Arch, OperatingSystem, PackageSource};
+use crate::{Arch, OperatingSystem, Package, PackageSource};
 use std::collections::btree_map::{BTreeMap, Entry};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -626,11 +626,20 @@ fn check_kernel(os: &OperatingSystem, root: &FieldPath, r: &mut Report) {
 
 fn check_packages(os: &OperatingSystem, root: &FieldPath, r: &mut Report) {
     let packages = root.field("packages");
-    let earlier = earlier_duplicates(os.packages.iter().map(|p| Some(p.name.as_str())));
+    // A `pkg_file` may leave its name to the file's manifest.
+    let named_by_manifest =
+        |p: &Package| p.name.is_empty() && matches!(p.source, PackageSource::PkgFile { .. });
+    let earlier = earlier_duplicates(
+        os.packages
+            .iter()
+            .map(|p| (!named_by_manifest(p)).then_some(p.name.as_str())),
+    );
     for (i, (package, earlier)) in os.packages.iter().zip(earlier).enumerate() {
         let at = packages.index(i);
         let name = &package.name;
-        if name.is_empty() {
+        if named_by_manifest(package) {
+            // The name is read from the file's manifest at build time.
+        } else if name.is_empty() {
             r.error(Rule::PackageName, at.field("name"), "package name is empty");
         } else if !is_package_name(name) {
             r.error(Rule::PackageName, at.field("name"), format!("`{name}` is not a package name"))
@@ -643,10 +652,13 @@ fn check_packages(os: &OperatingSystem, root: &FieldPath, r: &mut Report) {
             )
             .depends(packages.index(first).field("name"));
         }
+        // pkg versions have their own, stricter rule.
+        let pkg_version = matches!(package.source, PackageSource::Pkg { .. });
         if let Some(c) = package
             .version
             .chars()
             .find(|c| c.is_whitespace() || c.is_control() || *c == '/')
+            .filter(|_| !pkg_version)
         {
             r.error(
                 Rule::InvalidValue,
