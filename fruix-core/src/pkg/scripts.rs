@@ -178,8 +178,11 @@ failed=0
 # run PACKAGE NAME PREFIX PHASE SCRIPT
 run() {{
 	echo "fruix: $1: $4 script"
-	env PKG_NAME="$2" PKG_PREFIX="$3" PKG_ROOTDIR=/ PKG_UPGRADE=false PKG_MSGFD=4 \
-		/bin/sh -c "$5" 4>&2 || {{
+	(
+		PKG_NAME=$2 PKG_PREFIX=$3 PKG_ROOTDIR=/ PKG_UPGRADE=false PKG_MSGFD=4
+		export PKG_NAME PKG_PREFIX PKG_ROOTDIR PKG_UPGRADE PKG_MSGFD
+		exec /bin/sh -c "$5" 4>&2
+	) || {{
 		echo "fruix: $1: $4 script failed" >&2
 		failed=1
 	}}

@@ -27,6 +27,7 @@ pub(crate) mod accounts;
 mod activate;
 pub mod etc;
 mod packages;
+mod pkg_record;
 mod profile;
 pub mod programs;
 pub(crate) mod quote;
@@ -34,8 +35,12 @@ pub mod rcd;
 pub mod rcorder;
 pub mod shepherd;
 
+pub use pkg_record::{packages_record, PackagesRecord, RecordedPackage, RecordedRepository};
+
 use crate::freebsd::{materialize_base, BaseError, BaseItems};
 use crate::io_error::{io, IoError};
+use crate::pkg::accounts::PackageAccounts;
+use crate::pkg::scripts::ScriptPlan;
 use crate::store::{ImageMeta, Store, StoreError, StorePath, STORE_DIR};
 use crate::{BaseSource, InitMode, OperatingSystem, PackageSource, ToValidated, Violations};
 use serde::{Deserialize, Serialize};
@@ -229,7 +234,8 @@ fn build_uncached(
     let mut profile_items = vec![base.runtime.clone()];
     profile_items.extend(packages.iter().cloned());
     let profile = profile::build(&profile_items, store)?;
-    let config = build_config(os, &zone, store)?;
+    let pkg = PkgParts::default();
+    let config = build_config(os, &zone, store, &pkg)?;
 
     let mut deps = vec![config.clone(), profile.clone(), base.base.clone()];
     deps.extend(packages.iter().cloned());
@@ -242,6 +248,12 @@ fn build_uncached(
         b.symlink("shepherd", &config.join("shepherd"))?;
     }
     b.symlink("profile", &profile.to_string())?;
+    if !pkg.scripts.first_boot.is_empty() {
+        b.symlink(
+            activate::PACKAGE_SCRIPTS,
+            &config.join(activate::PACKAGE_SCRIPTS),
+        )?;
+    }
     for (script, _) in rc_scripts(os) {
         b.symlink(
             &format!("usr/local/etc/rc.d/{script}"),
@@ -283,16 +295,32 @@ fn build_uncached(
     b.file("metadata/base.json", &base_json, false)?;
     let list: String = closure.iter().map(|i| format!("{i}\n")).collect();
     b.file("metadata/closure", list.as_bytes(), false)?;
+    if let Some(record) = &pkg.record {
+        let json =
+            serde_json::to_vec_pretty(record).map_err(|e| SystemError::Damaged(e.to_string()))?;
+        b.file(pkg_record::RECORD, &json, false)?;
+    }
     Ok(b.commit()?)
+}
+
+/// What FreeBSD packages bring to a system besides their items: accounts, install
+/// scripts, and the record of them. Empty for a system without any.
+#[derive(Debug, Default)]
+struct PkgParts {
+    accounts: PackageAccounts,
+    scripts: ScriptPlan,
+    record: Option<PackagesRecord>,
 }
 
 fn build_config(
     os: &OperatingSystem,
     zone: &Path,
     store: &Store,
+    pkg: &PkgParts,
 ) -> Result<StorePath, SystemError> {
     let mut b = store.builder(&format!("fruix-config-{}", os.host_name))?;
-    let none = crate::pkg::accounts::PackageAccounts::default();
+    let pkg_accounts = &pkg.accounts;
+    let package_scripts = !pkg.scripts.first_boot.is_empty();
     let mut files: Vec<(String, String, bool)> = [
         ("etc/rc.conf", etc::rc_conf(os), false),
         ("etc/fstab", etc::fstab(os), false),
@@ -301,14 +329,14 @@ fn build_config(
         ("etc/sysctl.conf", etc::sysctl_conf(os), false),
         (
             "etc/master.passwd",
-            accounts::master_passwd(os, &none),
+            accounts::master_passwd(os, pkg_accounts),
             false,
         ),
-        ("etc/passwd", accounts::passwd(os, &none), false),
-        ("etc/group", accounts::group(os, &none), false),
+        ("etc/passwd", accounts::passwd(os, pkg_accounts), false),
+        ("etc/group", accounts::group(os, pkg_accounts), false),
         ("etc/shells", accounts::shells(os), false),
         ("boot/loader.conf", etc::loader_conf(os), false),
-        ("activate", activate::activate(os), true),
+        ("activate", activate::activate(os, package_scripts), true),
     ]
     .into_iter()
     .map(|(path, text, exec)| (path.to_owned(), text, exec))
@@ -319,6 +347,13 @@ fn build_config(
     }
     for (script, text) in rc_scripts(os) {
         files.push((format!("rc.d/{script}"), text, true));
+    }
+    if package_scripts {
+        files.push((
+            activate::PACKAGE_SCRIPTS.to_owned(),
+            crate::pkg::scripts::render(&pkg.scripts),
+            true,
+        ));
     }
     for (path, text, exec) in &files {
         b.file(path, text.as_bytes(), *exec)?;
