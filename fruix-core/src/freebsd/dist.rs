@@ -115,7 +115,7 @@ pub(crate) fn cache_key(p: &Provenance) -> String {
 }
 
 /// BSD file flags from a `SCHILY.fflags` pax value (`schg,uarch`).
-fn file_flags(value: &str) -> u32 {
+pub(crate) fn file_flags(value: &str) -> u32 {
     value
         .split(',')
         .map(|flag| match flag.trim() {

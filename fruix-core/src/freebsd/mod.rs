@@ -13,6 +13,8 @@ pub mod dist;
 pub mod loader_efi;
 pub mod sample;
 mod slices;
+// Archive member names are checked the same way for packages (`pkg::archive`).
+pub(crate) use slices::normalize as normalize_member_path;
 
 pub use fruix_spec::freebsd::*;
 pub use slices::{BaseError, BaseItems, Provenance};

@@ -172,7 +172,7 @@ pub struct Slicer<'s> {
 }
 
 /// `./usr/bin/x` -> `usr/bin/x`; `None` for the archive's root entry.
-fn normalize(raw: &str) -> Result<Option<String>, String> {
+pub(crate) fn normalize(raw: &str) -> Result<Option<String>, String> {
     if raw.starts_with('/') {
         return Err("absolute paths are not allowed".into());
     }

@@ -28,3 +28,13 @@ pub mod scripts;
 pub use manifest::{
     CatalogueEntry, Dependency, DirEntry, FileEntry, Manifest, ScriptPhase, Sum, SumKind,
 };
+pub mod archive;
+pub mod compress;
+pub mod create;
+pub mod error;
+pub mod json;
+pub mod manifest_parse;
+pub mod sum;
+pub mod tar_write;
+
+pub use error::PkgError;
