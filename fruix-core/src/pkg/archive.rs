@@ -161,6 +161,9 @@ pub struct Member<'a> {
     pub meta: MemberMeta,
 }
 
+/// The decompressed, size-limited tar stream of a package.
+type TarStream = tar::Archive<Box<dyn Read>>;
+
 /// The normalized form of an install path (`/usr/local/bin/x` -> `usr/local/bin/x`);
 /// `None` for the root itself.
 pub fn normalize(raw: &str) -> std::result::Result<Option<String>, String> {
@@ -287,7 +290,7 @@ impl PkgArchive {
         self.members(&mut |_| Ok(()))
     }
 
-    fn stream(&self) -> Result<(Compression, Budget, tar::Archive<Box<dyn Read>>)> {
+    fn stream(&self) -> Result<(Compression, Budget, TarStream)> {
         let file = File::open(&self.path).map_err(io("opening", &self.path))?;
         let label = self.path.display().to_string();
         let Some((kind, reader)) = decompress(file).map_err(io("reading", &self.path))? else {
@@ -492,6 +495,7 @@ impl PkgArchive {
                         inner: &mut entry,
                         hasher: SumHasher::new(kind),
                         failure: None,
+                        bytes: 0,
                     };
                     let visited = visit(Member {
                         path: &path,
@@ -504,6 +508,15 @@ impl PkgArchive {
                     }
                     visited?;
                     drained.map_err(|e| archive_error(&label, &budget, e))?;
+                    if reader.bytes != size {
+                        return Err(PkgError::Archive {
+                            package: label,
+                            why: format!(
+                                "unreadable or truncated archive: `/{path}` holds {} of its {size} bytes",
+                                reader.bytes
+                            ),
+                        });
+                    }
                     let actual = reader.hasher.finish();
                     if let Some(want) = &listed.sum {
                         if *want != actual {
@@ -543,6 +556,7 @@ struct HashingReader<'r> {
     inner: &'r mut dyn Read,
     hasher: SumHasher,
     failure: Option<io::Error>,
+    bytes: u64,
 }
 
 impl Read for HashingReader<'_> {
@@ -550,6 +564,7 @@ impl Read for HashingReader<'_> {
         match self.inner.read(buf) {
             Ok(n) => {
                 self.hasher.update(&buf[..n]);
+                self.bytes += n as u64;
                 Ok(n)
             }
             Err(e) => {

@@ -133,7 +133,7 @@ struct ZstdFrames<R: Read> {
 
 enum ZstdState<R: Read> {
     Start(BufReader<R>),
-    Frame(ruzstd::decoding::StreamingDecoder<BufReader<R>, ruzstd::decoding::FrameDecoder>),
+    Frame(Box<ruzstd::decoding::StreamingDecoder<BufReader<R>, ruzstd::decoding::FrameDecoder>>),
     Done,
 }
 
@@ -159,7 +159,7 @@ impl<R: Read> Read for ZstdFrames<R> {
                     }
                     let frame = ruzstd::decoding::StreamingDecoder::new(source)
                         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-                    self.state = ZstdState::Frame(frame);
+                    self.state = ZstdState::Frame(Box::new(frame));
                 }
                 ZstdState::Frame(mut frame) => {
                     let n = frame.read(buf)?;

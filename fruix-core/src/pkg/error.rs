@@ -64,6 +64,16 @@ pub enum PkgError {
         /// The sha256 it has.
         actual: String,
     },
+    #[error("package file `{package}` is {actual} bytes, the catalogue says {expected}")]
+    /// The `.pkg` file does not have the size the catalogue gives.
+    FileSize {
+        /// The package file.
+        package: String,
+        /// The catalogue's `pkgsize`.
+        expected: u64,
+        /// Its size.
+        actual: u64,
+    },
     #[error("package `{package}` is built for ABI `{abi}`, the system is `{target}`")]
     /// The package's ABI does not match the target's.
     Abi {

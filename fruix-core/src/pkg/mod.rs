@@ -29,9 +29,11 @@ pub use manifest::{
     CatalogueEntry, Dependency, DirEntry, FileEntry, Manifest, ScriptPhase, Sum, SumKind,
 };
 pub mod archive;
+pub mod catalogue;
 pub mod compress;
 pub mod create;
 pub mod error;
+pub mod import;
 pub mod json;
 pub mod manifest_parse;
 pub mod sum;
