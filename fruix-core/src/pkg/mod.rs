@@ -21,9 +21,15 @@
 //! for people packaging their own software, and for the tests.
 
 pub mod accounts;
+pub mod cache;
+pub mod fetch;
+pub mod location;
+pub mod lock;
 pub mod manifest;
 pub mod pw;
+pub mod resolve;
 pub mod scripts;
+pub mod signature;
 
 pub use manifest::{
     CatalogueEntry, Dependency, DirEntry, FileEntry, Manifest, ScriptPhase, Sum, SumKind,

@@ -12,6 +12,7 @@
 //! DIR/.fruix/locks/         one lock file per item hash and per cache key
 //! DIR/.fruix/cache/<key>    build cache: input identity -> store path
 //! DIR/.fruix/roots/<name>   GC roots
+//! DIR/.fruix/downloads/     fetched package files by sha256 (`pkg::cache`)
 //! DIR/.fruix/gc.lock        shared by builders, exclusive for cleanup and GC
 //! ```
 //!
@@ -147,6 +148,11 @@ impl Store {
 
     fn meta_dir(&self) -> PathBuf {
         self.dir.join(".fruix")
+    }
+
+    /// Where fetched package files are cached by sha256 (`pkg::cache` owns its contents).
+    pub fn downloads_dir(&self) -> PathBuf {
+        self.meta_dir().join("downloads")
     }
 
     fn record_path(&self, hash: &str) -> PathBuf {
