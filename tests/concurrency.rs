@@ -199,7 +199,7 @@ fn child_disk_full() {
     let mut marks = vec![used_bytes(&roomy)];
     fruix_core::image::materialize_bhyve_image_with_progress(&system(), &store, &mut |stage| {
         let new = match stage {
-            Stage::System => false,
+            Stage::System | Stage::Packages { .. } => false,
             Stage::Esp | Stage::Disk | Stage::Done => true,
             Stage::Root { .. } => marks.len() == 2,
         };

@@ -5,6 +5,7 @@
 
 pub mod child_process;
 pub mod http;
+pub mod pkg_repo;
 
 use fruix_core::store::Store;
 use sha2::{Digest, Sha256};

@@ -28,6 +28,7 @@ mod activate;
 pub mod etc;
 mod packages;
 mod pkg_record;
+mod pkgs;
 mod profile;
 pub mod programs;
 pub(crate) mod quote;
@@ -36,11 +37,10 @@ pub mod rcorder;
 pub mod shepherd;
 
 pub use pkg_record::{packages_record, PackagesRecord, RecordedPackage, RecordedRepository};
+pub use pkgs::{PackageOptions, PackageProgress, Pins};
 
 use crate::freebsd::{materialize_base, BaseError, BaseItems};
 use crate::io_error::{io, IoError};
-use crate::pkg::accounts::PackageAccounts;
-use crate::pkg::scripts::ScriptPlan;
 use crate::store::{ImageMeta, Store, StoreError, StorePath, STORE_DIR};
 use crate::{BaseSource, InitMode, OperatingSystem, PackageSource, ToValidated, Violations};
 use serde::{Deserialize, Serialize};
@@ -110,6 +110,38 @@ pub enum SystemError {
         /// The second item providing it.
         second: String,
     },
+    #[error("`{path}` is installed by both {first} and {second}, with different contents")]
+    /// Two FreeBSD packages own one path with different contents (or one has a file where
+    /// the other has a directory).
+    PackagePathConflict {
+        /// The install path.
+        path: String,
+        /// The first package (`name-version`).
+        first: String,
+        /// The second package.
+        second: String,
+    },
+    #[error(transparent)]
+    /// A `.pkg` file or catalogue was refused.
+    Pkg(#[from] crate::pkg::PkgError),
+    #[error(transparent)]
+    /// A repository file could not be fetched.
+    Fetch(#[from] crate::pkg::fetch::FetchError),
+    #[error(transparent)]
+    /// The requested packages could not be resolved.
+    Resolve(#[from] crate::pkg::resolve::ResolveError),
+    #[error(transparent)]
+    /// The lock file could not be used (or no longer matches the declaration).
+    Lock(#[from] crate::pkg::lock::LockError),
+    #[error(transparent)]
+    /// A repository's catalogue signature was not accepted.
+    Signature(#[from] crate::pkg::signature::SignatureError),
+    #[error(transparent)]
+    /// A package's users or groups clash with the system's.
+    Accounts(#[from] crate::pkg::accounts::AccountError),
+    #[error(transparent)]
+    /// A package has install scripts the policy refuses.
+    Scripts(#[from] crate::pkg::scripts::ScriptError),
     #[error(transparent)]
     /// An I/O operation on a system file failed.
     Io(#[from] IoError),
@@ -142,22 +174,49 @@ const SCHEME: &str = "fruix-system-v2";
 /// [`OperatingSystem`] is validated first ([`SystemError::Invalid`]); a
 /// [`ValidatedSystem`](crate::ValidatedSystem) is used as it is.
 pub fn build_system(os: &impl ToValidated, store: &Store) -> Result<SystemClosure, SystemError> {
+    build_system_with(os, store, &PackageOptions::default(), &mut |_, _| {})
+}
+
+/// [`build_system`] with FreeBSD packages pinned by `options`' lock file, reporting
+/// package downloads to `progress` (bytes done, bytes in all).
+pub fn build_system_with(
+    os: &impl ToValidated,
+    store: &Store,
+    options: &PackageOptions,
+    progress: PackageProgress<'_>,
+) -> Result<SystemClosure, SystemError> {
     let os = os.to_validated()?;
     let os: &OperatingSystem = &os;
+    let pins = pkgs::pin(os, options, progress)?;
     let base = materialize_base(&os.base, store)?;
-    let key = cache_key(os, &base)?;
-    let system =
-        store.build_cached::<SystemError>(&key, |store| build_uncached(os, &base, store))?;
+    let key = cache_key(os, &base, &pins)?;
+    let system = store.build_cached::<SystemError>(&key, |store| {
+        build_uncached(os, &base, store, &pins, options, progress)
+    })?;
     load(store, &system)
+}
+
+/// Pins the FreeBSD packages of `os` and writes `options`' lock file (the system CLI's
+/// `lock` verb): resolved afresh when `options.update_lock`, else only when the lock file
+/// is missing. Returns the pins (an empty lock for a system without `pkg(...)`).
+pub fn lock_packages(
+    os: &impl ToValidated,
+    options: &PackageOptions,
+    progress: PackageProgress<'_>,
+) -> Result<Pins, SystemError> {
+    let os = os.to_validated()?;
+    pkgs::pin(&os, options, progress)
 }
 
 /// What identifies a system's contents: the declaration, its base, and the state of any
 /// host trees its packages copy (names, sizes and times; contents are hashed when copied).
-fn cache_key(os: &OperatingSystem, base: &BaseItems) -> Result<String, SystemError> {
+fn cache_key(os: &OperatingSystem, base: &BaseItems, pins: &Pins) -> Result<String, SystemError> {
     let mut sha = Sha256::new();
     sha.update(SCHEME);
     sha.update(os.to_json());
     sha.update(base.base.to_string());
+    // Empty without FreeBSD packages: such systems keep their keys.
+    sha.update(pins.identity());
     for package in &os.packages {
         if let PackageSource::Tree { path } = &package.source {
             sha.update(crate::store::tree_stamp(path)?);
@@ -195,8 +254,11 @@ fn portable_spec(os: &OperatingSystem, base: &BaseItems, packages: &[StorePath])
         }
     }
     for (package, item) in os.packages.iter_mut().zip(packages) {
-        if let PackageSource::Tree { path } = &mut package.source {
-            *path = PathBuf::from(item.to_string());
+        match &mut package.source {
+            PackageSource::Tree { path } | PackageSource::PkgFile { path, .. } => {
+                *path = PathBuf::from(item.to_string());
+            }
+            _ => {}
         }
     }
     os.to_json()
@@ -206,6 +268,9 @@ fn build_uncached(
     os: &OperatingSystem,
     base: &BaseItems,
     store: &Store,
+    pins: &Pins,
+    options: &PackageOptions,
+    progress: PackageProgress<'_>,
 ) -> Result<StorePath, SystemError> {
     for module in &os.kernel.modules {
         let module_file = format!("boot/kernel/{module}.ko");
@@ -227,18 +292,32 @@ fn build_uncached(
     if os.init_mode == InitMode::FreebsdInitRcd {
         check_base_rc_scripts(os, base, store)?;
     }
+    // FreeBSD packages first: all their checks come before any item is written.
+    let pkg = pkgs::build(os, store, pins, options, progress)?;
+    // One item per declared package (a FreeBSD package's own), then the FreeBSD
+    // packages' dependencies.
     let mut packages = Vec::new();
     for package in &os.packages {
-        packages.push(packages::materialize(package, store)?);
+        packages.push(match pkg.item_of(package) {
+            Some(item) => item,
+            None => packages::materialize(package, store)?,
+        });
     }
+    let dependencies: Vec<StorePath> = pkg
+        .items
+        .iter()
+        .filter(|i| !packages.contains(i))
+        .cloned()
+        .collect();
     let mut profile_items = vec![base.runtime.clone()];
     profile_items.extend(packages.iter().cloned());
+    profile_items.extend(dependencies.iter().cloned());
     let profile = profile::build(&profile_items, store)?;
-    let pkg = PkgParts::default();
     let config = build_config(os, &zone, store, &pkg)?;
 
     let mut deps = vec![config.clone(), profile.clone(), base.base.clone()];
     deps.extend(packages.iter().cloned());
+    deps.extend(dependencies.iter().cloned());
     let closure = store.closure(&deps)?;
 
     let mut b = store.builder(&format!("fruix-system-{}", os.host_name))?;
@@ -303,20 +382,11 @@ fn build_uncached(
     Ok(b.commit()?)
 }
 
-/// What FreeBSD packages bring to a system besides their items: accounts, install
-/// scripts, and the record of them. Empty for a system without any.
-#[derive(Debug, Default)]
-struct PkgParts {
-    accounts: PackageAccounts,
-    scripts: ScriptPlan,
-    record: Option<PackagesRecord>,
-}
-
 fn build_config(
     os: &OperatingSystem,
     zone: &Path,
     store: &Store,
-    pkg: &PkgParts,
+    pkg: &pkgs::PkgStage,
 ) -> Result<StorePath, SystemError> {
     let mut b = store.builder(&format!("fruix-config-{}", os.host_name))?;
     let pkg_accounts = &pkg.accounts;
