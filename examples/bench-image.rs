@@ -52,6 +52,7 @@ fn child(mode: &str, store: &Path, tree: &Path) {
             let mut note = |stage: Stage| {
                 let name = match stage {
                     Stage::System => "system closure",
+                    Stage::Packages { .. } => "FreeBSD packages",
                     Stage::Esp => "ESP",
                     Stage::Root { .. } => "UFS2 root",
                     Stage::Disk => "disk assembly + hashing",

@@ -43,19 +43,47 @@ impl fmt::Display for AccountSource {
     }
 }
 
+/// Users or groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountKind {
+    /// A user (`uid`).
+    User,
+    /// A group (`gid`).
+    Group,
+}
+
+impl AccountKind {
+    /// What its id is called.
+    pub fn id_name(self) -> &'static str {
+        match self {
+            AccountKind::User => "uid",
+            AccountKind::Group => "gid",
+        }
+    }
+}
+
+impl fmt::Display for AccountKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AccountKind::User => "user",
+            AccountKind::Group => "group",
+        })
+    }
+}
+
 /// Why a package's accounts cannot join the system.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AccountError {
     #[error(
-        "{kind} `{name}` ({id_kind} {id}) of package `{package}` conflicts with {kind} \
-         `{other_name}` ({id_kind} {other_id}) of {other}"
+        "{kind} `{name}` ({} {id}) of package `{package}` conflicts with {kind} \
+         `{other_name}` ({} {other_id}) of {other}",
+        kind.id_name(),
+        kind.id_name()
     )]
     /// Same name with another id, or same id with another name.
     Conflict {
-        /// `user` or `group`.
-        kind: &'static str,
-        /// `uid` or `gid`.
-        id_kind: &'static str,
+        /// User or group.
+        kind: AccountKind,
         /// The package adding the account.
         package: String,
         /// The account it adds.
@@ -176,8 +204,7 @@ struct Row {
 
 /// A table of one kind (users or groups) with the conflict rules.
 struct Rows {
-    kind: &'static str,
-    id_kind: &'static str,
+    kind: AccountKind,
     rows: Vec<Row>,
 }
 
@@ -193,7 +220,6 @@ impl Rows {
             if !(other.source == AccountSource::Base && other.name == "toor") {
                 return Err(AccountError::Conflict {
                     kind: self.kind,
-                    id_kind: self.id_kind,
                     package: package.to_owned(),
                     name: name.to_owned(),
                     id,
@@ -246,13 +272,11 @@ fn system_rows(os: &OperatingSystem) -> (Rows, Rows) {
         .collect();
     (
         Rows {
-            kind: "user",
-            id_kind: "uid",
+            kind: AccountKind::User,
             rows: users,
         },
         Rows {
-            kind: "group",
-            id_kind: "gid",
+            kind: AccountKind::Group,
             rows: groups,
         },
     )
@@ -463,8 +487,7 @@ mod tests {
         assert_eq!(
             merge(&os(), &[&a, &b]).unwrap_err(),
             AccountError::Conflict {
-                kind: "group",
-                id_kind: "gid",
+                kind: AccountKind::Group,
                 package: "b".into(),
                 name: "g".into(),
                 id: 3001,

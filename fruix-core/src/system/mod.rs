@@ -123,25 +123,25 @@ pub enum SystemError {
     },
     #[error(transparent)]
     /// A `.pkg` file or catalogue was refused.
-    Pkg(#[from] crate::pkg::PkgError),
+    Pkg(Box<crate::pkg::PkgError>),
     #[error(transparent)]
     /// A repository file could not be fetched.
-    Fetch(#[from] crate::pkg::fetch::FetchError),
+    Fetch(Box<crate::pkg::fetch::FetchError>),
     #[error(transparent)]
     /// The requested packages could not be resolved.
-    Resolve(#[from] crate::pkg::resolve::ResolveError),
+    Resolve(Box<crate::pkg::resolve::ResolveError>),
     #[error(transparent)]
     /// The lock file could not be used (or no longer matches the declaration).
-    Lock(#[from] crate::pkg::lock::LockError),
+    Lock(Box<crate::pkg::lock::LockError>),
     #[error(transparent)]
     /// A repository's catalogue signature was not accepted.
-    Signature(#[from] crate::pkg::signature::SignatureError),
+    Signature(Box<crate::pkg::signature::SignatureError>),
     #[error(transparent)]
     /// A package's users or groups clash with the system's.
-    Accounts(#[from] crate::pkg::accounts::AccountError),
+    Accounts(Box<crate::pkg::accounts::AccountError>),
     #[error(transparent)]
     /// A package has install scripts the policy refuses.
-    Scripts(#[from] crate::pkg::scripts::ScriptError),
+    Scripts(Box<crate::pkg::scripts::ScriptError>),
     #[error(transparent)]
     /// An I/O operation on a system file failed.
     Io(#[from] IoError),
@@ -149,6 +149,27 @@ pub enum SystemError {
     /// A stored system item (the argument) cannot be read back.
     Damaged(String),
 }
+
+/// The package stage's errors are boxed: they are large, and rare.
+macro_rules! boxed_from {
+    ($($variant:ident($error:ty)),* $(,)?) => {
+        $(impl From<$error> for SystemError {
+            fn from(e: $error) -> SystemError {
+                SystemError::$variant(Box::new(e))
+            }
+        })*
+    };
+}
+
+boxed_from!(
+    Pkg(crate::pkg::PkgError),
+    Fetch(crate::pkg::fetch::FetchError),
+    Resolve(crate::pkg::resolve::ResolveError),
+    Lock(crate::pkg::lock::LockError),
+    Signature(crate::pkg::signature::SignatureError),
+    Accounts(crate::pkg::accounts::AccountError),
+    Scripts(crate::pkg::scripts::ScriptError),
+);
 
 /// A built system and its parts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

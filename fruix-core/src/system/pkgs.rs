@@ -106,7 +106,7 @@ pub fn pin(
             PackageSource::PkgFile { path, sha256 } => {
                 let actual = hash_file(path)?;
                 if let Some(want) = sha256.as_ref().filter(|w| **w != actual) {
-                    return Err(SystemError::Pkg(PkgError::FileChecksum {
+                    return Err(SystemError::from(PkgError::FileChecksum {
                         package: path.display().to_string(),
                         expected: want.clone(),
                         actual,
