@@ -510,3 +510,75 @@ fn refused_pkg_packages_leave_the_store_unchanged_and_name_the_culprits() {
     assert!(err.to_string().contains("nowhere"), "{err}");
     common::remove_read_only_tree(&root);
 }
+
+#[test]
+fn the_lock_verb_writes_the_lock_and_pkg_files_join_the_system() {
+    let root = temp("repo-cli");
+    common::pkg_repo::write(&root.join("repo"), &[]);
+    let server = TestServer::serve(&root.join("repo"));
+    let lock = root.join("sub/fruix.lock");
+    fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    let os = pkg_system(&server.url());
+    let args = |verb: &[&str]| {
+        let mut v = vec![
+            "fruix-test",
+            "--quiet",
+            "--lock-file",
+            lock.to_str().unwrap(),
+        ];
+        v.extend_from_slice(verb);
+        v.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let code = fruix_core::cli::run_with_args(os.clone(), args(&["lock"]));
+    assert_eq!(code, std::process::ExitCode::SUCCESS);
+    let text = fs::read_to_string(&lock).unwrap();
+    assert!(
+        text.contains("name = \"svc\"") && text.contains("requested = true"),
+        "{text}"
+    );
+
+    // A `.pkg` file beside repository packages: its item stands for it in the spec.
+    let plain = common::pkg_repo::packages()
+        .into_iter()
+        .find(|p| p.file_name() == "plain-0.1.pkg")
+        .unwrap();
+    let file = root.join("plain-0.1.pkg");
+    let written = plain.write(&file).unwrap();
+    let mut with_file = pkg_system(&server.url());
+    with_file.packages.push(Package {
+        source: fruix_core::PackageSource::PkgFile {
+            path: file.clone(),
+            sha256: Some(written.sha256.clone()),
+        },
+        ..Package::pkg_file(&file)
+    });
+    let store = Store::open(root.join("store")).unwrap();
+    let closure = build_system_with(&with_file, &store, &options(&lock), &mut |_, _| {}).unwrap();
+    let item = closure
+        .packages
+        .iter()
+        .find(|p| p.name() == "plain-0.1")
+        .expect("the pkg_file item");
+    assert_eq!(
+        fs::read_to_string(store.physical(item).join("usr/local/share/plain/README")).unwrap(),
+        "plain\n"
+    );
+    let spec =
+        fs::read_to_string(store.physical(&closure.system).join("metadata/spec.json")).unwrap();
+    assert!(
+        spec.contains(&item.to_string()) && !spec.contains(file.to_str().unwrap()),
+        "{spec}"
+    );
+    // The wrong sha256 for the file is refused.
+    let mut wrong = with_file.clone();
+    if let Some(Package {
+        source: fruix_core::PackageSource::PkgFile { sha256, .. },
+        ..
+    }) = wrong.packages.last_mut()
+    {
+        *sha256 = Some("0".repeat(64));
+    }
+    let err = build_system_with(&wrong, &store, &options(&lock), &mut |_, _| {}).unwrap_err();
+    assert!(err.to_string().contains(&written.sha256), "{err}");
+    common::remove_read_only_tree(&root);
+}
