@@ -190,7 +190,7 @@ pub const PKG_KEYS_ENV: &str = "FRUIX_PKG_KEYS";
 pub const PKGS_ENV: &str = "FRUIX_PKGS";
 
 /// FreeBSD's own package repository (quarterly branch).
-pub const FREEBSD_PKG_URL: &str = "pkg+https://pkg.FreeBSD.org/${ABI}/quarterly";
+pub const FREEBSD_PKG_URL: &str = "https://pkg.FreeBSD.org/${ABI}/quarterly";
 
 /// Where a FreeBSD host keeps the fingerprints of FreeBSD's package signing keys.
 pub const FREEBSD_PKG_KEYS: &str = "/usr/share/keys/pkg";
