@@ -3,13 +3,13 @@
 # the corpus of earlier runs. Needs cargo-fuzz (`cargo install cargo-fuzz`); on a stable
 # toolchain RUSTC_BOOTSTRAP=1 lets it use the nightly-only sanitizer flags.
 # Exits non-zero on the first crash, leaving the input in artifacts/<target>/.
-#   fruix-core/fuzz/run.sh 45          # CI: 4 targets x 45 s
+#   fruix-core/fuzz/run.sh 45          # CI: 6 targets x 45 s
 #   fruix-core/fuzz/run.sh 3600 ufs    # one target, longer
 set -eu
 cd "$(dirname "$0")"
 seconds=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-gpt fat ufs spec}
+targets=${*:-gpt fat ufs spec pkg catalogue}
 export RUSTC_BOOTSTRAP=1
 cargo fuzz build -O
 log=$(mktemp)

@@ -287,6 +287,11 @@ impl Catalogue {
     /// Reads a local copy of a repository: `meta.conf` (or `meta`; format-2 defaults when
     /// neither exists) and the catalogue archive.
     pub fn read_dir(dir: &Path) -> Result<Catalogue> {
+        Catalogue::read_dir_with_limit(dir, MAX_CATALOGUE)
+    }
+
+    /// [`Catalogue::read_dir`] with catalogue members of at most `max_member` bytes.
+    pub fn read_dir_with_limit(dir: &Path, max_member: u64) -> Result<Catalogue> {
         let meta = ["meta.conf", "meta"]
             .iter()
             .map(|n| dir.join(n))
@@ -307,7 +312,8 @@ impl Catalogue {
                 ),
             ));
         };
-        Catalogue::read_archive(meta, &file, &member)
+        let members = read_members(&file, max_member)?;
+        Catalogue::from_members(meta, &file, &members, &member)
     }
 
     /// Reads `meta.conf` and one catalogue archive (`data.pkg` or `packagesite.pkg`, any
@@ -324,11 +330,6 @@ impl Catalogue {
         Catalogue::from_members(meta, catalogue, &members, &member)
     }
 
-    fn read_archive(meta: RepoMeta, file: &Path, member: &str) -> Result<Catalogue> {
-        let members = read_members(file, MAX_CATALOGUE)?;
-        Catalogue::from_members(meta, file, &members, member)
-    }
-
     fn from_members(
         meta: RepoMeta,
         file: &Path,
@@ -342,16 +343,18 @@ impl Catalogue {
             ));
         };
         let values: Vec<(String, Value)> = if member == meta.data {
-            let doc =
+            let mut doc =
                 json::parse(bytes).map_err(|e| repo_error(file, format!("`{member}`: {e}")))?;
-            let packages = doc
-                .get("packages")
-                .and_then(Value::as_array)
-                .ok_or_else(|| repo_error(file, format!("`{member}` has no `packages` array")))?;
+            let Some(Value::Array(packages)) = doc.get_mut("packages").map(Value::take) else {
+                return Err(repo_error(
+                    file,
+                    format!("`{member}` has no `packages` array"),
+                ));
+            };
             packages
-                .iter()
+                .into_iter()
                 .enumerate()
-                .map(|(i, v)| (format!("#{}", i + 1), v.clone()))
+                .map(|(i, v)| (format!("#{}", i + 1), v))
                 .collect()
         } else {
             let mut out = Vec::new();

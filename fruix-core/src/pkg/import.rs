@@ -14,6 +14,9 @@
 //! itself. [`ImportedPackage::samples`] lists them, so the script stage can skip those
 //! scripts. `config` files (`@config`) need nothing: pkg merges them only on upgrade.
 //!
+//! Paths under the root's entries Fruix makes itself (`/frx`, `/run`, `/activate`) are
+//! refused.
+//!
 //! Nothing is kept when anything fails: the item's staging directory is removed and the
 //! store is as it was.
 
@@ -21,6 +24,7 @@ use super::archive::{normalize, Limits, MemberData, PkgArchive, Target};
 use super::error::{PkgError, Result};
 use super::manifest::{Manifest, ScriptPhase};
 use crate::io_error::io;
+use crate::rootfs::RESERVED_TOP_LEVEL;
 use crate::store::{is_valid_item_name, ImageMeta, Store, StorePath};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -187,6 +191,16 @@ pub fn import(
     let mut builder = store.builder(&name)?;
     let mut metas: BTreeMap<String, ImageMeta> = BTreeMap::new();
     archive.members(&mut |member| {
+        // The root file system's own top-level entries (`/frx`, `/run`, `/activate`) are
+        // Fruix's: a package there would collide with the store or the activation.
+        let top = member.path.split('/').next().unwrap_or(member.path);
+        if let Some((_, made)) = RESERVED_TOP_LEVEL.iter().find(|(n, _)| *n == top) {
+            return Err(PkgError::Member {
+                package: label.clone(),
+                member: format!("/{}", member.path),
+                why: format!("`/{top}` is where Fruix puts `{made}` in the root file system"),
+            });
+        }
         let image = |kind: &'static str, name: &str, id: Option<u32>| {
             id.ok_or_else(|| PkgError::UnknownOwner {
                 package: label.clone(),

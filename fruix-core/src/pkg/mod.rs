@@ -19,6 +19,11 @@
 //!
 //! `create` writes packages and repositories the way `pkg create` and `pkg repo` do:
 //! for people packaging their own software, and for the tests.
+//!
+//! Shared by the readers and writers: `sum` (pkg's checksums), `compress` (compressions
+//! told by magic, byte limits against bombs), `json` (JSON with duplicate keys refused),
+//! `manifest_parse` (manifests from and to JSON), `tar_write` (members as pkg writes them),
+//! `error` ([`PkgError`]).
 
 pub mod accounts;
 pub mod cache;
