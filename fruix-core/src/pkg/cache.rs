@@ -7,6 +7,7 @@
 //! corrupted entry is deleted and fetched anew.
 
 use super::fetch::FetchError;
+use crate::store::hash::hex;
 use crate::store::Store;
 use sha2::{Digest, Sha256};
 use std::fs;
@@ -178,15 +179,6 @@ fn check_sha256(sha256: &str) -> Result<(), FetchError> {
             sha256: sha256.to_string(),
         })
     }
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
 }
 
 fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> FetchError + 'a {

@@ -1,9 +1,11 @@
 //! Where repository files are: a declared repository URL (`${ABI}` replaced) and the
 //! paths below it, refused when they would leave the repository.
 
+use super::catalogue::check_repopath;
 use super::fetch::FetchError;
+use crate::freebsd::normalize_member_path;
 use std::fmt;
-use std::path::{Component, PathBuf};
+use std::path::PathBuf;
 
 /// Where a repository's files are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,44 +90,24 @@ impl RepoLocation {
     }
 
     /// The place of `repopath` (`All/sudo-1.9.pkg`) in this repository; refuses paths that
-    /// would leave it.
+    /// would leave it (the catalogue reader's rule, plus control characters).
     pub fn join(&self, repository: &str, repopath: &str) -> Result<Source, FetchError> {
         let bad = |problem: &str| FetchError::BadRepopath {
             repository: repository.to_string(),
             repopath: repopath.to_string(),
             problem: problem.to_string(),
         };
-        if repopath.is_empty() {
-            return Err(bad("empty"));
+        check_repopath(repopath).map_err(|why| bad(&why))?;
+        if repopath.chars().any(char::is_control) {
+            return Err(bad("control character"));
         }
-        if repopath.starts_with('/') {
-            return Err(bad("absolute"));
-        }
-        if repopath
-            .chars()
-            .any(|c| c.is_control() || matches!(c, '\\' | '%' | '?' | '#'))
-        {
-            return Err(bad("control character, backslash, %, ? or #"));
-        }
-        if repopath
-            .split('/')
-            .any(|c| c.is_empty() || c == "." || c == "..")
-        {
-            return Err(bad(
-                "empty, . or .. component: it would leave the repository",
-            ));
-        }
+        let normal = normalize_member_path(repopath)
+            .ok()
+            .flatten()
+            .ok_or_else(|| bad("empty"))?;
         Ok(match self {
-            RepoLocation::Http(base) => {
-                Source::Http(format!("{base}/{}", percent_encode(repopath)))
-            }
-            RepoLocation::Local(dir) => {
-                let path = dir.join(repopath);
-                debug_assert!(path
-                    .components()
-                    .all(|c| !matches!(c, Component::ParentDir)));
-                Source::Local(path)
-            }
+            RepoLocation::Http(base) => Source::Http(format!("{base}/{}", percent_encode(&normal))),
+            RepoLocation::Local(dir) => Source::Local(dir.join(normal)),
         })
     }
 }

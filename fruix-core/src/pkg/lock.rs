@@ -156,6 +156,12 @@ pub enum LockError {
         /// Each difference, one sentence each.
         problems: Vec<String>,
     },
+    /// The lock holds a value TOML cannot represent.
+    #[error("the lock cannot be written: {problem}")]
+    Unwritable {
+        /// What the serialiser said.
+        problem: String,
+    },
     /// A resolved package names a repository the lock is not given.
     #[error("package {package:?} comes from repository {repository:?}, which is not among the locked repositories")]
     UnknownRepository {
@@ -208,13 +214,27 @@ impl Lock {
         }
     }
 
-    /// The file's text: deterministic for the same lock.
-    pub fn to_toml(&self) -> String {
+    /// The file's text: deterministic for the same lock. Fails only for values TOML
+    /// cannot hold (a size above 2^63 - 1 from a hostile catalogue).
+    pub fn to_toml(&self) -> Result<String, LockError> {
+        if let Some(p) = self
+            .packages
+            .iter()
+            .find(|p| i64::try_from(p.pkgsize).is_err())
+        {
+            return Err(LockError::Unwritable {
+                problem: format!(
+                    "package {:?}: pkgsize {} is above TOML's integers",
+                    p.name, p.pkgsize
+                ),
+            });
+        }
         let mut lock = self.clone();
         lock.normalise();
-        // Plain strings, integers and arrays of tables: serialisation cannot fail.
-        let body = toml::to_string(&lock).unwrap_or_default();
-        format!("{HEADER}\n{body}")
+        let body = toml::to_string(&lock).map_err(|e| LockError::Unwritable {
+            problem: e.to_string(),
+        })?;
+        Ok(format!("{HEADER}\n{body}"))
     }
 
     /// Parses and checks a lock file's text; `path` only names it in errors.
@@ -324,10 +344,11 @@ impl Lock {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| LOCK_FILE.to_string());
+        let text = self.to_toml()?;
         let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
         let result = (|| {
             let mut f = fs::File::create(&tmp)?;
-            f.write_all(self.to_toml().as_bytes())?;
+            f.write_all(text.as_bytes())?;
             f.sync_all()?;
             fs::rename(&tmp, path)
         })();

@@ -9,6 +9,7 @@
 //! Errors carry the whole chain from the request that pulled the package in
 //! (`a -> b -> c: c is in no repository`).
 
+use super::archive::{abi_matches, manifest_abi};
 use super::CatalogueEntry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -289,12 +290,17 @@ impl<'a> Resolver<'_, 'a> {
         }
         path.push(name.to_string());
         let (repository, target, entry) = self.choose(name, path)?;
-        if !abi_matches(&entry.manifest.abi, target) {
+        let abi = manifest_abi(&entry.manifest).unwrap_or_default();
+        if abi.is_empty() || !abi_matches(&abi, target) {
             return Err(ResolveError::AbiMismatch {
                 chain: path.clone(),
                 package: format!("{name} {}", entry.manifest.version),
                 repository: repository.to_string(),
-                abi: entry.manifest.abi.clone(),
+                abi: if abi.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    abi
+                },
                 target: target.to_string(),
             });
         }
@@ -362,39 +368,6 @@ impl<'a> Resolver<'_, 'a> {
             }),
         }
     }
-}
-
-/// Whether a catalogue entry's ABI (possibly a glob like `FreeBSD:15:*`) fits `target`.
-/// An entry without an ABI fits nothing: pkg refuses such repositories too.
-pub fn abi_matches(entry_abi: &str, target: &str) -> bool {
-    !entry_abi.is_empty() && glob_match(entry_abi.as_bytes(), target.as_bytes())
-}
-
-/// `*` (any run) and `?` (any one byte) glob, iterative with one backtrack point.
-fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some(b'*') => {
-                star = Some((p, t));
-                p += 1;
-            }
-            Some(&c) if c == b'?' || c == text[t] => {
-                p += 1;
-                t += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    p = sp + 1;
-                    t = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p.min(pattern.len())..].iter().all(|&c| c == b'*')
 }
 
 /// Up to five names from the repositories close to `name`: by edit distance (at most a

@@ -20,7 +20,8 @@
 //!
 //! Non-RSA signatures (`$PKGSIGN:ecc$...`) are reported as unsupported.
 
-use super::cache::hex;
+use super::create::Signer;
+use crate::store::hash::hex;
 use fruix_spec::RepositorySignature;
 use rsa::pkcs1::DecodeRsaPublicKey;
 use rsa::pkcs8::{
@@ -187,6 +188,9 @@ pub fn verify_catalogue(
         mode,
         missing: name.to_string(),
     };
+    if setting.is_none() {
+        return Ok(SignatureStatus::Unsigned);
+    }
     let data = members
         .get(member)
         .ok_or_else(|| missing(signature_mode(setting), member))?;
@@ -474,6 +478,16 @@ impl SigningKey {
                 (format!("{member}.sig"), signature),
                 (format!("{member}.pub"), self.public_key_pem()?.into_bytes()),
             ],
+        })
+    }
+
+    /// This key as `RepoWriter::sign_with`'s hook. Signing with a loaded key does not fail
+    /// in practice; if it did, the catalogue would be written without signature members,
+    /// which verification then reports as missing.
+    pub fn signer(self, mode: SignMode) -> Signer {
+        Box::new(move |member, data| {
+            self.catalogue_members(mode, member, data)
+                .unwrap_or_default()
         })
     }
 

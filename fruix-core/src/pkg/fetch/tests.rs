@@ -123,7 +123,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
-use super::super::cache::hex;
+use crate::store::hash::hex;
 
 struct Case {
     bytes: Vec<u8>,

@@ -34,12 +34,12 @@ fn urls_and_repopaths_are_checked() {
         "../etc/passwd",
         "All/../../x.pkg",
         "/abs.pkg",
-        "All//x.pkg",
-        "All/./x",
         "%2e%2e/x",
         "a\\b",
         "",
+        ".",
         "x?y",
+        "All/x\n.pkg",
     ] {
         let err = repo.join("r", bad).unwrap_err();
         assert!(
@@ -47,6 +47,14 @@ fn urls_and_repopaths_are_checked() {
             "{bad}: {err}"
         );
     }
+    assert_eq!(
+        repo.join("r", "All/./x.pkg").unwrap(),
+        Source::Http("https://h/base/All/x.pkg".into())
+    );
+    assert_eq!(
+        repo.join("r", "All/./x.pkg").unwrap(),
+        Source::Http("https://h/base/All/x.pkg".into())
+    );
     let local = RepoLocation::Local("/srv/repo".into());
     assert!(local.join("r", "../x.pkg").is_err());
     assert_eq!(

@@ -70,7 +70,7 @@ fn lock_for(f: &Fixture, requests: &[Request]) -> Lock {
 fn written_text_is_stable_and_reads_back() {
     let f = fixture();
     let lock = lock_for(&f, &[Request::name("sudo")]);
-    let text = lock.to_toml();
+    let text = lock.to_toml().unwrap();
     assert!(text.starts_with("# Written by fruix"));
     let expected_body = format!(
         r#"version = 1
@@ -253,7 +253,7 @@ fn repository_order_matters() {
 #[test]
 fn malformed_locks_are_refused() {
     let f = fixture();
-    let good = lock_for(&f, &[Request::name("sudo")]).to_toml();
+    let good = lock_for(&f, &[Request::name("sudo")]).to_toml().unwrap();
     let path = Path::new("fruix.lock");
     let cases = [
         (
@@ -296,4 +296,17 @@ fn malformed_locks_are_refused() {
             .starts_with("reading lock file /nonexistent/fruix.lock"),
         "{err}"
     );
+}
+
+#[test]
+fn sizes_toml_cannot_hold_are_an_error_not_an_empty_lock() {
+    let f = fixture();
+    let mut lock = lock_for(&f, &[Request::name("sudo")]);
+    lock.packages[0].pkgsize = u64::MAX;
+    let err = lock.to_toml().unwrap_err();
+    assert!(matches!(err, LockError::Unwritable { .. }), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(LOCK_FILE);
+    assert!(lock.write(&path).is_err());
+    assert!(!path.exists());
 }

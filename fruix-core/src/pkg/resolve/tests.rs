@@ -164,13 +164,28 @@ fn abi_is_checked_with_globs() {
         err.to_string(),
         "a -> old: old 1 from repository \"main\" is built for ABI \"FreeBSD:14:amd64\", not \"FreeBSD:15:amd64\""
     );
-    assert!(abi_matches("FreeBSD:15:*", "FreeBSD:15:amd64"));
-    assert!(abi_matches("*", "FreeBSD:15:amd64"));
-    assert!(abi_matches("FreeBSD:1?:amd64", "FreeBSD:15:amd64"));
-    assert!(!abi_matches("FreeBSD:15:*", "FreeBSD:14:amd64"));
-    assert!(!abi_matches("FreeBSD:15:amd64", "FreeBSD:15:aarch64"));
-    assert!(!abi_matches("", "FreeBSD:15:amd64"));
-    assert!(!abi_matches("FreeBSD:15", "FreeBSD:15:amd64"));
+    let no_abi = catalogue(vec![entry_abi("bare", "1", &[], "")]);
+    let repos = [RepositoryIndex {
+        name: "main",
+        abi: ABI,
+        entries: &no_abi,
+    }];
+    let err = resolve(&repos, &[Request::name("bare")]).unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("is built for ABI \"(none)\", not \"FreeBSD:15:amd64\""),
+        "{err}"
+    );
+    let noarch_only = catalogue(vec![entry_abi("noarch", "1", &[], "FreeBSD:15:*")]);
+    let repos = [RepositoryIndex {
+        name: "main",
+        abi: ABI,
+        entries: &noarch_only,
+    }];
+    assert_eq!(
+        names(&resolve(&repos, &[Request::name("noarch")]).unwrap()),
+        ["noarch@main"]
+    );
 }
 
 #[test]
