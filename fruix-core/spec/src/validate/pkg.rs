@@ -362,9 +362,10 @@ fn check_pkg_packages(os: &OperatingSystem, root: &FieldPath, r: &mut Report) {
                     }
                     None if declared.is_empty() && !reported_no_repository => {
                         reported_no_repository = true;
-                        r.error(Rule::NoRepository, source, format!("package `{name}` comes from a pkg repository, but `package_repositories` declares none"))
+                        r.error(Rule::NoRepository, source.clone(), format!("package `{name}` comes from a pkg repository, but `package_repositories` declares none"))
                             .help(format!("add `package_repositories: [{{ name: \"FreeBSD\", url: \"https://pkg.FreeBSD.org/{ABI_VARIABLE}/quarterly\" }}]`"))
-                            .depends(repos.all());
+                            .depends(repos.all())
+                            .depends(source.field("repository"));
                     }
                     _ => {}
                 }

@@ -256,7 +256,14 @@ fn pkg_packages_need_a_repository_reported_once() {
     let found = crate::validate::validate(&os);
     assert_eq!(
         found[0].depends_on,
-        vec![FieldPath::root().field("package_repositories").all()]
+        vec![
+            FieldPath::root().field("package_repositories").all(),
+            FieldPath::root()
+                .field("packages")
+                .index(0)
+                .field("source")
+                .field("repository")
+        ]
     );
 }
 
