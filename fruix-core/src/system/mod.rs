@@ -237,7 +237,7 @@ fn cache_key(os: &OperatingSystem, base: &BaseItems, pins: &Pins) -> Result<Stri
     sha.update(os.to_json());
     sha.update(base.base.to_string());
     // Empty without FreeBSD packages: such systems keep their keys.
-    sha.update(pins.identity());
+    sha.update(pins.identity()?);
     for package in &os.packages {
         if let PackageSource::Tree { path } = &package.source {
             sha.update(crate::store::tree_stamp(path)?);

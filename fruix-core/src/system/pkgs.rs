@@ -63,12 +63,15 @@ pub struct Pins {
 
 impl Pins {
     /// What identifies the pinned packages, for the build cache.
-    pub fn identity(&self) -> String {
-        let mut out = self.lock.as_ref().map(Lock::to_toml).unwrap_or_default();
+    pub fn identity(&self) -> Result<String, SystemError> {
+        let mut out = match &self.lock {
+            Some(lock) => lock.to_toml()?,
+            None => String::new(),
+        };
         for f in &self.files {
             out.push_str(&format!("file {}\n", f.sha256));
         }
-        out
+        Ok(out)
     }
 
     /// Are there no packages?
