@@ -58,6 +58,7 @@ fn child(mode: &str, store: &Path, sets: &Path) {
     let mut note = |stage: Stage| {
         let name = match stage {
             Stage::System => "system closure (import sets)",
+            Stage::Packages { .. } => "FreeBSD packages",
             Stage::Esp => "ESP",
             Stage::Root { .. } => "UFS2 root",
             Stage::Disk => "disk image + hashing",

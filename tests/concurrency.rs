@@ -201,7 +201,7 @@ fn child_disk_full() {
         // The root file system is written into the image item's disk.img: the image is
         // the last item, after the ESP's.
         let new = match stage {
-            Stage::System | Stage::Disk => false,
+            Stage::System | Stage::Packages { .. } | Stage::Disk => false,
             Stage::Esp | Stage::Done => true,
             Stage::Root { .. } => marks.len() == 2,
         };

@@ -7,7 +7,10 @@
 
 #![warn(missing_docs)]
 
-use fruix_core::{freebsd, FreeBsdBase, Package, Service, ShepherdPrograms};
+use fruix_core::{
+    freebsd, FreeBsdBase, Package, PackageRepository, RepositorySignature, Service,
+    ShepherdPrograms,
+};
 use fruix_macros::operating_system;
 
 pub use fruix_core::OperatingSystem;
@@ -171,6 +174,73 @@ pub fn fruix_freebsd_rc() -> OperatingSystem {
     }
 }
 
+/// Environment variable naming the pkg repository of [`fruix_freebsd_pkgs`]: an
+/// `http(s)://` or `file://` URL or a directory (`${ABI}` is replaced by
+/// `FreeBSD:15:amd64`). Default: [`FREEBSD_PKG_URL`].
+pub const PKG_REPO_ENV: &str = "FRUIX_PKG_REPO";
+
+/// Environment variable naming a directory of trusted pkg key fingerprints (`trusted/`,
+/// `revoked/`, as FreeBSD's `/usr/share/keys/pkg`) that the repository's catalogue must
+/// be signed with. Default: [`FREEBSD_PKG_KEYS`] for FreeBSD's repository; a repository
+/// from [`PKG_REPO_ENV`] without it is used unsigned (and the build says so).
+pub const PKG_KEYS_ENV: &str = "FRUIX_PKG_KEYS";
+
+/// Environment variable listing the packages of [`fruix_freebsd_pkgs`], separated by
+/// spaces (`sudo nginx`). Default: `sudo`.
+pub const PKGS_ENV: &str = "FRUIX_PKGS";
+
+/// FreeBSD's own package repository (quarterly branch).
+pub const FREEBSD_PKG_URL: &str = "https://pkg.FreeBSD.org/${ABI}/quarterly";
+
+/// Where a FreeBSD host keeps the fingerprints of FreeBSD's package signing keys.
+pub const FREEBSD_PKG_KEYS: &str = "/usr/share/keys/pkg";
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The repository of [`fruix_freebsd_pkgs`]: [`PKG_REPO_ENV`] (made absolute when it
+/// is a relative directory) or FreeBSD's, signed as [`PKG_KEYS_ENV`] says.
+pub fn pkg_repository() -> PackageRepository {
+    let keys = env(PKG_KEYS_ENV).map(std::path::PathBuf::from);
+    match env(PKG_REPO_ENV) {
+        Some(url) => {
+            let url = if url.contains("://") || url.starts_with('/') {
+                url
+            } else {
+                std::path::absolute(&url).map_or(url, |p| p.display().to_string())
+            };
+            let mut repo = PackageRepository::new("custom", &url);
+            if let Some(dir) = keys {
+                repo.signature = RepositorySignature::Fingerprints { dir };
+            }
+            repo
+        }
+        None => {
+            let mut repo = PackageRepository::new("FreeBSD", FREEBSD_PKG_URL);
+            repo.signature = RepositorySignature::Fingerprints {
+                dir: keys.unwrap_or_else(|| FREEBSD_PKG_KEYS.into()),
+            };
+            repo
+        }
+    }
+}
+
+/// The default machine with third-party software from a pkg repository: the packages
+/// [`PKGS_ENV`] names (default `sudo`) and their dependencies, pinned in `fruix.lock`
+/// beside the crate that runs it (`cargo run --example fruix-freebsd-pkgs -- lock`).
+pub fn fruix_freebsd_pkgs() -> OperatingSystem {
+    let mut os = fruix_freebsd();
+    os.host_name = "fruix-pkgs".into();
+    os.package_repositories = vec![pkg_repository()];
+    let names = env(PKGS_ENV).unwrap_or_else(|| "sudo".into());
+    os.packages
+        .extend(names.split_whitespace().map(Package::pkg));
+    // As large as the packages need.
+    os.image.size = fruix_core::ImageSize::Auto;
+    os
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +259,17 @@ mod tests {
             assert_eq!(os.packages[1].name, "fruix-sample-shepherd");
             assert_eq!(os.packages[1].version, "placeholder");
         }
+    }
+
+    #[test]
+    fn pkgs_system_validates() {
+        let os = fruix_freebsd_pkgs();
+        assert_eq!(os.validate(), Ok(()));
+        assert_eq!(os.package_repositories.len(), 1);
+        assert!(os
+            .packages
+            .iter()
+            .any(|p| matches!(p.source, fruix_core::PackageSource::Pkg { .. })));
     }
 
     #[test]

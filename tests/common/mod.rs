@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod child_process;
+pub mod http;
+pub mod pkg_repo;
 
 use fruix_core::store::Store;
 use sha2::{Digest, Sha256};

@@ -9,7 +9,14 @@
 //! describe              print the spec as JSON
 //! closure               list the closure's store items with their sizes
 //! diff --against IMAGE  what differs between the declared system and a built image
+//! lock                  resolve the FreeBSD packages afresh and write the lock file
 //! ```
+//!
+//! A system with FreeBSD packages (`pkg(...)`) is built from its lock file, `fruix.lock`
+//! beside the system crate (`$CARGO_MANIFEST_DIR` under cargo, else the current
+//! directory; `--lock-file` to choose): written when missing, used as it is when it
+//! matches the declaration (offline, from the store's download cache), an error saying
+//! to run `lock` (or pass `--update-lock`) when it does not.
 //!
 //! `image` and `build` register their result as a GC root (`image-<host>`,
 //! `system-<host>`), so `fruix store gc` keeps what was last built.
@@ -31,8 +38,9 @@ pub use inspect::{inspect_image, Facts};
 
 pub use progress::Progress;
 
-use crate::image::{materialize_bhyve_image_with_progress, verify::verify_image};
+use crate::image::{materialize_bhyve_image_with, verify::verify_image};
 use crate::store::{Store, StoreLocation, STORE_DIR};
+use crate::system::{build_system_with, lock_packages, PackageOptions};
 use crate::{OperatingSystem, ToValidated};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -53,6 +61,12 @@ struct Args {
     /// No progress on stderr.
     #[arg(short, long, global = true)]
     quiet: bool,
+    /// Lock file of the FreeBSD packages [default: fruix.lock beside the system crate]
+    #[arg(long, global = true, value_name = "FILE")]
+    lock_file: Option<PathBuf>,
+    /// Resolve the FreeBSD packages afresh and rewrite the lock file before building.
+    #[arg(long, global = true)]
+    update_lock: bool,
     #[command(subcommand)]
     verb: Option<Verb>,
 }
@@ -98,6 +112,22 @@ enum Verb {
         #[arg(long, value_name = "IMAGE")]
         against: PathBuf,
     },
+    /// Resolve the FreeBSD packages against the repositories' catalogues and write the
+    /// lock file (what later builds use, offline).
+    #[command(after_help = "Example: fruix-freebsd-pkgs lock --lock-file fruix.lock")]
+    Lock,
+}
+
+/// The lock file's name beside the system crate.
+pub const LOCK_FILE: &str = "fruix.lock";
+
+/// `--lock-file`, else `fruix.lock` beside the system crate: `$CARGO_MANIFEST_DIR` (set
+/// by `cargo run`), else the current directory.
+fn lock_file(given: Option<PathBuf>) -> PathBuf {
+    given.unwrap_or_else(|| match std::env::var_os("CARGO_MANIFEST_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join(LOCK_FILE),
+        _ => PathBuf::from(LOCK_FILE),
+    })
 }
 
 /// Ordered key=value results, printed as lines or as one JSON object.
@@ -200,11 +230,45 @@ fn execute(os: &OperatingSystem, args: Args) -> Result<(), CliError> {
         return Ok(());
     }
     let mut progress = Progress::new(args.quiet);
+    let options = PackageOptions {
+        lock_file: Some(lock_file(args.lock_file)),
+        update_lock: args.update_lock || matches!(verb, Verb::Lock),
+        ..PackageOptions::default()
+    };
+    if let Verb::Lock = verb {
+        let pins = lock_packages(os, &options, &mut |done, total| {
+            progress.stage(crate::image::Stage::Packages { done, total })
+        })?;
+        match &pins.lock {
+            Some(lock) => {
+                if let Some(path) = &options.lock_file {
+                    out.put("lock_file", path.display().to_string());
+                }
+                let repositories: Vec<serde_json::Value> = lock
+                    .repositories
+                    .iter()
+                    .map(|r| format!("{} {} {}", r.name, r.catalogue_sha256, r.signature).into())
+                    .collect();
+                out.put("repository", repositories);
+                let packages: Vec<serde_json::Value> = lock
+                    .packages
+                    .iter()
+                    .map(|p| format!("{}-{} {}", p.name, p.version, p.sha256).into())
+                    .collect();
+                out.put("package", packages);
+            }
+            None => {
+                progress.note("the system has no FreeBSD packages from repositories: no lock file")
+            }
+        }
+        out.print();
+        return Ok(());
+    }
     let store = open_store(args.store, &progress)?;
     match verb {
         Verb::Image => {
             let artifact =
-                materialize_bhyve_image_with_progress(os, &store, &mut |s| progress.stage(s))?;
+                materialize_bhyve_image_with(os, &store, &options, &mut |s| progress.stage(s))?;
             // What the user asked for survives `fruix store gc`, as Guix's auto roots do.
             let root = format!("image-{}", os.host_name);
             store.add_root(&root, &artifact.image)?;
@@ -219,7 +283,9 @@ fn execute(os: &OperatingSystem, args: Args) -> Result<(), CliError> {
         }
         Verb::Build | Verb::Closure | Verb::Rootfs { .. } => {
             progress.stage(crate::image::Stage::System);
-            let closure = crate::system::build_system(os, &store)?;
+            let closure = build_system_with(os, &store, &options, &mut |done, total| {
+                progress.stage(crate::image::Stage::Packages { done, total })
+            })?;
             let root = format!("system-{}", os.host_name);
             store.add_root(&root, &closure.system)?;
             out.put("system_store_path", closure.system.to_string());
@@ -252,7 +318,7 @@ fn execute(os: &OperatingSystem, args: Args) -> Result<(), CliError> {
             let disk = match image {
                 Some(path) => path,
                 None => {
-                    materialize_bhyve_image_with_progress(os, &store, &mut |s| progress.stage(s))?
+                    materialize_bhyve_image_with(os, &store, &options, &mut |s| progress.stage(s))?
                         .disk_image
                 }
             };
@@ -274,8 +340,10 @@ fn execute(os: &OperatingSystem, args: Args) -> Result<(), CliError> {
         }
         Verb::Diff { against } => {
             progress.stage(crate::image::Stage::System);
-            let closure = crate::system::build_system(os, &store)
-                .map_err(|e| CliError::DiffSide(Box::new(e.into())))?;
+            let closure = build_system_with(os, &store, &options, &mut |done, total| {
+                progress.stage(crate::image::Stage::Packages { done, total })
+            })
+            .map_err(|e| CliError::DiffSide(Box::new(e.into())))?;
             let declared = crate::diff::Side::closure(
                 &format!("declared {}", closure.system),
                 &store,
@@ -290,7 +358,7 @@ fn execute(os: &OperatingSystem, args: Args) -> Result<(), CliError> {
                 Err(CliError::Differs)
             };
         }
-        Verb::Describe => {}
+        Verb::Describe | Verb::Lock => {}
     }
     out.print();
     Ok(())

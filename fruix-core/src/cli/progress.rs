@@ -23,6 +23,7 @@ enum Mode {
 fn label(stage: Stage) -> &'static str {
     match stage {
         Stage::System => "system closure",
+        Stage::Packages { .. } => "FreeBSD packages",
         Stage::Esp => "EFI system partition",
         Stage::Root { .. } => "UFS2 root file system",
         Stage::Disk => "disk image",
@@ -60,6 +61,7 @@ impl Progress {
         let same_kind = matches!(
             (self.last, stage),
             (Some(Stage::Root { .. }), Stage::Root { .. })
+                | (Some(Stage::Packages { .. }), Stage::Packages { .. })
         );
         match self.mode {
             Mode::Quiet => {}
@@ -73,7 +75,13 @@ impl Progress {
                 }
             }
             Mode::Bars => {
-                if let Stage::Root { done, total } = stage {
+                // A bar per stage: the packages' downloads, then the root's bytes.
+                if !same_kind {
+                    if let Some(bar) = self.bar.take() {
+                        bar.finish();
+                    }
+                }
+                if let Stage::Root { done, total } | Stage::Packages { done, total } = stage {
                     let bar = self.bar.get_or_insert_with(|| {
                         let bar = ProgressBar::new(total);
                         if let Ok(style) = ProgressStyle::with_template(
@@ -84,6 +92,7 @@ impl Progress {
                         bar.set_message(label(stage));
                         bar
                     });
+                    bar.set_length(total);
                     bar.set_position(done);
                 } else {
                     if let Some(bar) = self.bar.take() {

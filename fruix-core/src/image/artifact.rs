@@ -19,7 +19,7 @@ use super::ufs::{self, UfsLayout, UfsOptions};
 use crate::io_error::{io, IoError};
 use crate::rootfs::{self, RootfsError};
 use crate::store::{ImageMeta, Store, StoreError, StorePath, STORE_MTIME};
-use crate::system::{build_system, SystemClosure, SystemError};
+use crate::system::{build_system, build_system_with, PackageOptions, SystemClosure, SystemError};
 use crate::tree::FileTree;
 use crate::{geometry, ToValidated, ValidatedSystem};
 use sha2::{Digest, Sha256};
@@ -105,6 +105,13 @@ pub struct ImageArtifact {
 pub enum Stage {
     /// Building the system closure.
     System,
+    /// Fetching FreeBSD packages (part of the system closure).
+    Packages {
+        /// Bytes fetched so far (cache hits count as fetched).
+        done: u64,
+        /// Bytes of all the packages.
+        total: u64,
+    },
     /// Building the ESP.
     Esp,
     /// Writing the root file system.
@@ -233,9 +240,22 @@ pub fn materialize_bhyve_image_with_progress(
     store: &Store,
     progress: &mut dyn FnMut(Stage),
 ) -> Result<ImageArtifact, ImageError> {
+    materialize_bhyve_image_with(os, store, &PackageOptions::default(), progress)
+}
+
+/// [`materialize_bhyve_image_with_progress`] with FreeBSD packages pinned by `options`
+/// (lock file, downloads), package downloads reported as [`Stage::Packages`].
+pub fn materialize_bhyve_image_with(
+    os: &impl ToValidated,
+    store: &Store,
+    options: &PackageOptions,
+    progress: &mut dyn FnMut(Stage),
+) -> Result<ImageArtifact, ImageError> {
     progress(Stage::System);
     let os = os.to_validated().map_err(SystemError::from)?;
-    let closure = build_system(&*os, store)?;
+    let closure = build_system_with(&*os, store, options, &mut |done, total| {
+        progress(Stage::Packages { done, total })
+    })?;
     let keys = ImageKeys::new(&os, &closure)?;
     let image = store.build_cached::<ImageError>(&keys.image, |store| {
         build_image(&os, store, &closure, &keys, progress)

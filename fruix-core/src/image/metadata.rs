@@ -88,6 +88,17 @@ pub struct Metadata {
     /// `fruix-sample-shepherd-placeholder`), empty for `rc.d`.
     #[serde(default)]
     pub shepherd_package: String,
+    /// What becomes of FreeBSD packages' install scripts: `first-boot` (see
+    /// [`crate::pkg::scripts`]).
+    #[serde(default)]
+    pub package_script_policy: String,
+    /// How many package install scripts the activation runs at first boot.
+    #[serde(default)]
+    pub package_scripts: usize,
+    /// How many FreeBSD packages (`pkg(...)`, `pkg_file(...)` and their dependencies)
+    /// the system holds.
+    #[serde(default)]
+    pub pkg_packages: usize,
 }
 
 impl Metadata {
@@ -147,6 +158,9 @@ impl Metadata {
         "loader_console",
         "service_backend",
         "shepherd_package",
+        "package_script_policy",
+        "package_scripts",
+        "pkg_packages",
     ];
 }
 
@@ -198,6 +212,7 @@ pub fn metadata(
     } else {
         String::new()
     };
+    let packages = crate::system::packages_record(store, &closure.system)?;
     Ok(Metadata {
         image_store_path: self_path.to_owned(),
         disk_image: format!("{self_path}/disk.img"),
@@ -241,6 +256,9 @@ pub fn metadata(
         loader_console: consoles(false),
         service_backend: if uses_shepherd { "shepherd" } else { "rc.d" }.into(),
         shepherd_package,
+        package_script_policy: crate::pkg::scripts::POLICY.to_owned(),
+        package_scripts: packages.first_boot_scripts,
+        pkg_packages: packages.packages.len(),
     })
 }
 

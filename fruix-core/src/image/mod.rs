@@ -16,8 +16,8 @@ pub mod ufs;
 pub mod verify;
 
 pub use artifact::{
-    materialize_bhyve_image, materialize_bhyve_image_with_progress, operating_system_image_spec,
-    ImageArtifact, ImageError, Stage,
+    materialize_bhyve_image, materialize_bhyve_image_with, materialize_bhyve_image_with_progress,
+    operating_system_image_spec, ImageArtifact, ImageError, Stage,
 };
 pub use layout::{ImageSpec, PartitionKind, PartitionSpec};
 pub use metadata::Metadata;

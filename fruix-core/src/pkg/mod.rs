@@ -25,12 +25,15 @@
 //! `manifest_parse` (manifests from and to JSON), `tar_write` (members as pkg writes them),
 //! `error` ([`PkgError`]).
 
+pub mod accounts;
 pub mod cache;
 pub mod fetch;
 pub mod location;
 pub mod lock;
 pub mod manifest;
+pub mod pw;
 pub mod resolve;
+pub mod scripts;
 pub mod signature;
 
 pub use manifest::{

@@ -23,16 +23,21 @@
 //! `disk.img`, which holds them too (its root partition), is 0400 as well. The system's
 //! `metadata/spec.json` (world-readable) has them redacted.
 
-mod accounts;
+pub(crate) mod accounts;
 mod activate;
 pub mod etc;
 mod packages;
+mod pkg_record;
+mod pkgs;
 mod profile;
 pub mod programs;
-mod quote;
+pub(crate) mod quote;
 pub mod rcd;
 pub mod rcorder;
 pub mod shepherd;
+
+pub use pkg_record::{packages_record, PackagesRecord, RecordedPackage, RecordedRepository};
+pub use pkgs::{PackageOptions, PackageProgress, Pins};
 
 use crate::freebsd::{materialize_base, BaseError, BaseItems};
 use crate::io_error::{io, IoError};
@@ -94,8 +99,9 @@ pub enum SystemError {
         /// The runtime item's store path.
         runtime: String,
     },
-    #[error("`{path}` is provided by both {first} and {second}")]
-    /// Two items of the profile provide the same path.
+    #[error("`{path}` is provided by both {first} and {second}, with different contents")]
+    /// Two items of the profile provide the same path with different contents (or one as
+    /// a directory, the other not).
     ProfileConflict {
         /// The path inside the profile.
         path: String,
@@ -104,6 +110,38 @@ pub enum SystemError {
         /// The second item providing it.
         second: String,
     },
+    #[error("`{path}` is installed by both {first} and {second}, with different contents")]
+    /// Two FreeBSD packages own one path with different contents (or one has a file where
+    /// the other has a directory).
+    PackagePathConflict {
+        /// The install path.
+        path: String,
+        /// The first package (`name-version`).
+        first: String,
+        /// The second package.
+        second: String,
+    },
+    #[error(transparent)]
+    /// A `.pkg` file or catalogue was refused.
+    Pkg(Box<crate::pkg::PkgError>),
+    #[error(transparent)]
+    /// A repository file could not be fetched.
+    Fetch(Box<crate::pkg::fetch::FetchError>),
+    #[error(transparent)]
+    /// The requested packages could not be resolved.
+    Resolve(Box<crate::pkg::resolve::ResolveError>),
+    #[error(transparent)]
+    /// The lock file could not be used (or no longer matches the declaration).
+    Lock(Box<crate::pkg::lock::LockError>),
+    #[error(transparent)]
+    /// A repository's catalogue signature was not accepted.
+    Signature(Box<crate::pkg::signature::SignatureError>),
+    #[error(transparent)]
+    /// A package's users or groups clash with the system's.
+    Accounts(Box<crate::pkg::accounts::AccountError>),
+    #[error(transparent)]
+    /// A package has install scripts the policy refuses.
+    Scripts(Box<crate::pkg::scripts::ScriptError>),
     #[error(transparent)]
     /// An I/O operation on a system file failed.
     Io(#[from] IoError),
@@ -111,6 +149,27 @@ pub enum SystemError {
     /// A stored system item (the argument) cannot be read back.
     Damaged(String),
 }
+
+/// The package stage's errors are boxed: they are large, and rare.
+macro_rules! boxed_from {
+    ($($variant:ident($error:ty)),* $(,)?) => {
+        $(impl From<$error> for SystemError {
+            fn from(e: $error) -> SystemError {
+                SystemError::$variant(Box::new(e))
+            }
+        })*
+    };
+}
+
+boxed_from!(
+    Pkg(crate::pkg::PkgError),
+    Fetch(crate::pkg::fetch::FetchError),
+    Resolve(crate::pkg::resolve::ResolveError),
+    Lock(crate::pkg::lock::LockError),
+    Signature(crate::pkg::signature::SignatureError),
+    Accounts(crate::pkg::accounts::AccountError),
+    Scripts(crate::pkg::scripts::ScriptError),
+);
 
 /// A built system and its parts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,22 +195,49 @@ const SCHEME: &str = "fruix-system-v2";
 /// [`OperatingSystem`] is validated first ([`SystemError::Invalid`]); a
 /// [`ValidatedSystem`](crate::ValidatedSystem) is used as it is.
 pub fn build_system(os: &impl ToValidated, store: &Store) -> Result<SystemClosure, SystemError> {
+    build_system_with(os, store, &PackageOptions::default(), &mut |_, _| {})
+}
+
+/// [`build_system`] with FreeBSD packages pinned by `options`' lock file, reporting
+/// package downloads to `progress` (bytes done, bytes in all).
+pub fn build_system_with(
+    os: &impl ToValidated,
+    store: &Store,
+    options: &PackageOptions,
+    progress: PackageProgress<'_>,
+) -> Result<SystemClosure, SystemError> {
     let os = os.to_validated()?;
     let os: &OperatingSystem = &os;
+    let pins = pkgs::pin(os, options, progress)?;
     let base = materialize_base(&os.base, store)?;
-    let key = cache_key(os, &base)?;
-    let system =
-        store.build_cached::<SystemError>(&key, |store| build_uncached(os, &base, store))?;
+    let key = cache_key(os, &base, &pins)?;
+    let system = store.build_cached::<SystemError>(&key, |store| {
+        build_uncached(os, &base, store, &pins, options, progress)
+    })?;
     load(store, &system)
+}
+
+/// Pins the FreeBSD packages of `os` and writes `options`' lock file (the system CLI's
+/// `lock` verb): resolved afresh when `options.update_lock`, else only when the lock file
+/// is missing. Returns the pins (an empty lock for a system without `pkg(...)`).
+pub fn lock_packages(
+    os: &impl ToValidated,
+    options: &PackageOptions,
+    progress: PackageProgress<'_>,
+) -> Result<Pins, SystemError> {
+    let os = os.to_validated()?;
+    pkgs::pin(&os, options, progress)
 }
 
 /// What identifies a system's contents: the declaration, its base, and the state of any
 /// host trees its packages copy (names, sizes and times; contents are hashed when copied).
-fn cache_key(os: &OperatingSystem, base: &BaseItems) -> Result<String, SystemError> {
+fn cache_key(os: &OperatingSystem, base: &BaseItems, pins: &Pins) -> Result<String, SystemError> {
     let mut sha = Sha256::new();
     sha.update(SCHEME);
     sha.update(os.to_json());
     sha.update(base.base.to_string());
+    // Empty without FreeBSD packages: such systems keep their keys.
+    sha.update(pins.identity()?);
     for package in &os.packages {
         if let PackageSource::Tree { path } = &package.source {
             sha.update(crate::store::tree_stamp(path)?);
@@ -189,8 +275,11 @@ fn portable_spec(os: &OperatingSystem, base: &BaseItems, packages: &[StorePath])
         }
     }
     for (package, item) in os.packages.iter_mut().zip(packages) {
-        if let PackageSource::Tree { path } = &mut package.source {
-            *path = PathBuf::from(item.to_string());
+        match &mut package.source {
+            PackageSource::Tree { path } | PackageSource::PkgFile { path, .. } => {
+                *path = PathBuf::from(item.to_string());
+            }
+            _ => {}
         }
     }
     os.to_json()
@@ -200,6 +289,9 @@ fn build_uncached(
     os: &OperatingSystem,
     base: &BaseItems,
     store: &Store,
+    pins: &Pins,
+    options: &PackageOptions,
+    progress: PackageProgress<'_>,
 ) -> Result<StorePath, SystemError> {
     for module in &os.kernel.modules {
         let module_file = format!("boot/kernel/{module}.ko");
@@ -221,17 +313,32 @@ fn build_uncached(
     if os.init_mode == InitMode::FreebsdInitRcd {
         check_base_rc_scripts(os, base, store)?;
     }
+    // FreeBSD packages first: all their checks come before any item is written.
+    let pkg = pkgs::build(os, store, pins, options, progress)?;
+    // One item per declared package (a FreeBSD package's own), then the FreeBSD
+    // packages' dependencies.
     let mut packages = Vec::new();
     for package in &os.packages {
-        packages.push(packages::materialize(package, store)?);
+        packages.push(match pkg.item_of(package) {
+            Some(item) => item,
+            None => packages::materialize(package, store)?,
+        });
     }
+    let dependencies: Vec<StorePath> = pkg
+        .items
+        .iter()
+        .filter(|i| !packages.contains(i))
+        .cloned()
+        .collect();
     let mut profile_items = vec![base.runtime.clone()];
     profile_items.extend(packages.iter().cloned());
+    profile_items.extend(dependencies.iter().cloned());
     let profile = profile::build(&profile_items, store)?;
-    let config = build_config(os, &zone, store)?;
+    let config = build_config(os, &zone, store, &pkg)?;
 
     let mut deps = vec![config.clone(), profile.clone(), base.base.clone()];
     deps.extend(packages.iter().cloned());
+    deps.extend(dependencies.iter().cloned());
     let closure = store.closure(&deps)?;
 
     let mut b = store.builder(&format!("fruix-system-{}", os.host_name))?;
@@ -241,6 +348,12 @@ fn build_uncached(
         b.symlink("shepherd", &config.join("shepherd"))?;
     }
     b.symlink("profile", &profile.to_string())?;
+    if !pkg.scripts.first_boot.is_empty() {
+        b.symlink(
+            activate::PACKAGE_SCRIPTS,
+            &config.join(activate::PACKAGE_SCRIPTS),
+        )?;
+    }
     for (script, _) in rc_scripts(os) {
         b.symlink(
             &format!("usr/local/etc/rc.d/{script}"),
@@ -282,6 +395,11 @@ fn build_uncached(
     b.file("metadata/base.json", &base_json, false)?;
     let list: String = closure.iter().map(|i| format!("{i}\n")).collect();
     b.file("metadata/closure", list.as_bytes(), false)?;
+    if let Some(record) = &pkg.record {
+        let json =
+            serde_json::to_vec_pretty(record).map_err(|e| SystemError::Damaged(e.to_string()))?;
+        b.file(pkg_record::RECORD, &json, false)?;
+    }
     Ok(b.commit()?)
 }
 
@@ -289,20 +407,27 @@ fn build_config(
     os: &OperatingSystem,
     zone: &Path,
     store: &Store,
+    pkg: &pkgs::PkgStage,
 ) -> Result<StorePath, SystemError> {
     let mut b = store.builder(&format!("fruix-config-{}", os.host_name))?;
+    let pkg_accounts = &pkg.accounts;
+    let package_scripts = !pkg.scripts.first_boot.is_empty();
     let mut files: Vec<(String, String, bool)> = [
         ("etc/rc.conf", etc::rc_conf(os), false),
         ("etc/fstab", etc::fstab(os), false),
         ("etc/hosts", etc::hosts(os), false),
         ("etc/motd", etc::motd(os), false),
         ("etc/sysctl.conf", etc::sysctl_conf(os), false),
-        ("etc/master.passwd", accounts::master_passwd(os), false),
-        ("etc/passwd", accounts::passwd(os), false),
-        ("etc/group", accounts::group(os), false),
+        (
+            "etc/master.passwd",
+            accounts::master_passwd(os, pkg_accounts),
+            false,
+        ),
+        ("etc/passwd", accounts::passwd(os, pkg_accounts), false),
+        ("etc/group", accounts::group(os, pkg_accounts), false),
         ("etc/shells", accounts::shells(os), false),
         ("boot/loader.conf", etc::loader_conf(os), false),
-        ("activate", activate::activate(os), true),
+        ("activate", activate::activate(os, package_scripts), true),
     ]
     .into_iter()
     .map(|(path, text, exec)| (path.to_owned(), text, exec))
@@ -313,6 +438,13 @@ fn build_config(
     }
     for (script, text) in rc_scripts(os) {
         files.push((format!("rc.d/{script}"), text, true));
+    }
+    if package_scripts {
+        files.push((
+            activate::PACKAGE_SCRIPTS.to_owned(),
+            crate::pkg::scripts::render(&pkg.scripts),
+            true,
+        ));
     }
     for (path, text, exec) in &files {
         b.file(path, text.as_bytes(), *exec)?;

@@ -1,4 +1,5 @@
-//! Packages become store items named `<name>-<version>`.
+//! Inline and tree packages become store items named `<name>-<version>` (FreeBSD
+//! packages are imported by `super::pkgs`).
 
 use super::SystemError;
 use crate::store::{ItemBuilder, Store, StorePath};
@@ -22,12 +23,11 @@ pub fn materialize(package: &Package, store: &Store) -> Result<StorePath, System
             }
         }
         PackageSource::Tree { path } => copy_tree(package, path, path, &mut b)?,
-        // Wired in by the package stage (issue 11); until then refused, never faked.
+        // FreeBSD packages are the package stage's (`super::pkgs`), never built here.
         PackageSource::Pkg { .. } | PackageSource::PkgFile { .. } => {
             return Err(SystemError::Package {
                 name: package.name.clone(),
-                why: "FreeBSD packages (pkg / pkg_file) are not wired into system builds yet"
-                    .to_owned(),
+                why: "a FreeBSD package reached the inline/tree package builder".to_owned(),
             })
         }
     }

@@ -297,7 +297,11 @@ mod tests {
     fn the_declared_lists_cover_every_command_of_the_generated_scripts() {
         let mut spec = os(InitMode::FreebsdInitRcShepherd);
         spec.users[1].ssh_keys = vec!["ssh-ed25519 AAAA k".into()];
-        assert_covered("activate", &activate::activate(&spec), activate::PROGRAMS);
+        assert_covered(
+            "activate",
+            &activate::activate(&spec, true),
+            activate::PROGRAMS,
+        );
         assert_covered(
             "fruix-activate",
             &activate::rc_script(),
