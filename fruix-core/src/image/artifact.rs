@@ -129,8 +129,9 @@ pub enum Stage {
 
 /// Bumped whenever the image's bytes would change for the same inputs (v2: metadata
 /// derived from the layout and the consoles, `loader_console`; v3: the root file system is
-/// a range of `disk.img`, `root_store_path` the image item).
-const SCHEME: &str = "fruix-image-v3";
+/// a range of `disk.img`, `root_store_path` the image item; v4: metadata keys for FreeBSD
+/// packages, `package_script_policy`, `package_scripts`, `pkg_packages`).
+const SCHEME: &str = "fruix-image-v4";
 
 fn key(kind: &str, parts: &[&str]) -> String {
     let mut sha = Sha256::new();
