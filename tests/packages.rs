@@ -214,10 +214,10 @@ fn options(lock: &std::path::Path) -> PackageOptions {
     options
 }
 
-/// `fls -r -p` of a UFS image: path -> inode.
-fn fls(img: &str) -> HashMap<String, String> {
+/// `fls -r -p` of the UFS file system `sectors` 512-byte sectors into `img`: path -> inode.
+fn fls(img: &str, sectors: u64) -> HashMap<String, String> {
     let out = std::process::Command::new("fls")
-        .args(["-f", "ufs2", "-r", "-p", img])
+        .args(["-f", "ufs2", "-o", &sectors.to_string(), "-r", "-p", img])
         .output()
         .expect("fls (sleuthkit) must be installed");
     assert!(
@@ -235,9 +235,9 @@ fn fls(img: &str) -> HashMap<String, String> {
         .collect()
 }
 
-fn istat(img: &str, ino: &str) -> String {
+fn istat(img: &str, sectors: u64, ino: &str) -> String {
     let out = std::process::Command::new("istat")
-        .args(["-f", "ufs2", img, ino])
+        .args(["-f", "ufs2", "-o", &sectors.to_string(), img, ino])
         .output()
         .expect("istat (sleuthkit) must be installed");
     assert!(
@@ -337,11 +337,14 @@ fn pkg_packages_from_an_http_repository_reach_the_image_and_the_lock_works_offli
         "{activate}"
     );
 
-    // The image's root file system, through our UFS reader...
-    let root_img = store
-        .physical(&md.root_store_path.parse().unwrap())
-        .join("root.img");
-    let mut ufs = Ufs::open(fs::File::open(&root_img).unwrap(), 0).unwrap();
+    // The image's root file system (the root partition's range of the image item's
+    // disk.img), through our UFS reader...
+    let root = artifact
+        .spec
+        .partition(fruix_core::image::PartitionKind::FreebsdUfs)
+        .unwrap();
+    let root_img = store.physical(&artifact.image).join("disk.img");
+    let mut ufs = Ufs::open(fs::File::open(&root_img).unwrap(), root.offset()).unwrap();
     let mut stat = |path: &str| {
         let (ino, _) = fruix_core::links::resolve(&mut ufs, path.as_bytes()).unwrap();
         ufs.stat(ino).unwrap()
@@ -365,7 +368,8 @@ fn pkg_packages_from_an_http_repository_reach_the_image_and_the_lock_works_offli
 
     // ... and through The Sleuth Kit.
     let img = root_img.to_str().unwrap();
-    let listed = fls(img);
+    let sectors = root.offset() / 512;
+    let listed = fls(img, sectors);
     let item_path = |name: &str, file: &str| {
         let (path, _) = listed
             .iter()
@@ -374,7 +378,7 @@ fn pkg_packages_from_an_http_repository_reach_the_image_and_the_lock_works_offli
         path.clone()
     };
     let sudo_path = item_path("-sudo-1.9.16p2/", "usr/local/bin/sudo");
-    let text = istat(img, &listed[&sudo_path]);
+    let text = istat(img, sectors, &listed[&sudo_path]);
     assert_eq!(field(&text, "mode:"), "r--s--x--x", "{text}");
     assert_eq!(field(&text, "uid / gid:"), "0 / 0", "{text}");
     assert_eq!(field(&text, "num of links:"), "2", "{text}");
@@ -384,11 +388,11 @@ fn pkg_packages_from_an_http_repository_reach_the_image_and_the_lock_works_offli
         "one inode, two names"
     );
     let svcd_path = item_path("-svc-2.0/", "usr/local/sbin/svcd");
-    let text = istat(img, &listed[&svcd_path]);
+    let text = istat(img, sectors, &listed[&svcd_path]);
     assert_eq!(field(&text, "uid / gid:"), "901 / 901", "{text}");
     assert_eq!(field(&text, "mode:"), "rrwxr-x---", "{text}");
     let link = item_path("-libfoo-1.0/", "usr/local/lib/libfoo.so");
-    let text = istat(img, &listed[&link]);
+    let text = istat(img, sectors, &listed[&link]);
     assert!(text.contains("symbolic link to: libfoo.so.1"), "{text}");
 
     // Offline: the server is gone; the lock and the download cache are enough, even for
