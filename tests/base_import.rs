@@ -403,3 +403,21 @@ fn a_loader_that_is_missing_or_not_an_efi_application_is_refused() {
     refused(&arm, "is a PE image for machine 0xaa64, not for amd64");
     fs::remove_dir_all(root).unwrap();
 }
+
+#[test]
+fn a_pkgbase_base_is_refused_until_it_is_imported() {
+    let root = temp();
+    let store = Store::open(root.join("store")).unwrap();
+    let before = listing(store.dir());
+    let base = FreeBsdBase {
+        source: BaseSource::pkgbase("FreeBSD-base"),
+        ..FreeBsdBase::default()
+    };
+    let err = materialize_base(&base, &store).unwrap_err();
+    assert!(
+        matches!(&err, BaseError::PkgbaseNotBuilt { repository } if repository == "FreeBSD-base"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("not built yet"), "{err}");
+    assert_eq!(listing(store.dir()), before);
+}

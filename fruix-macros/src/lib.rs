@@ -50,10 +50,11 @@
 //! | field | value | example |
 //! |---|---|---|
 //! | `host_name` | string (RFC 1123) | `"fruix-freebsd"` |
-//! | `base` | `sample_base("REL")`, `{ release, arch, source, loader_efi }`, or expression | `{ release: "15.0-RELEASE", arch: amd64, loader_efi: "/usr/obj/loader.efi" }` |
+//! | `base` | `sample_base("REL")`, `{ release, arch, source, loader_efi }`, or expression; `source` is `pkgbase(..)` or an expression | `{ release: "15.0-RELEASE", arch: amd64, loader_efi: "/usr/obj/loader.efi" }` |
 //! | `kernel` | `{ config, modules }` | `{ config: "GENERIC", modules: ["vmm"] }` |
 //! | `loader` | `{ console, serial_speed, autoboot_delay, menu, entries }` | `{ console: [comconsole, vidconsole] }` |
-//! | `packages` | list of `{ name, version, files \| tree \| source }` | `[{ name: "motd", version: "1", files: { "etc/x": "y" } }]` |
+//! | `packages` | list of `{ name, version, files \| tree \| source }`, `pkg(..)` or `pkg_file(..)` (see [FreeBSD packages](#freebsd-packages)) | `[{ name: "motd", version: "1", files: { "etc/x": "y" } }, pkg("sudo")]` |
+//! | `package_repositories` | list of `{ name, url, abi, signature }` | `[{ name: "FreeBSD", url: "https://pkg.FreeBSD.org/${ABI}/quarterly" }]` |
 //! | `users` | list of `{ name, uid, group, groups, home, shell, comment, password, locked, ssh_keys }` | |
 //! | `groups` | list of `{ name, gid }` | `[{ name: "staff", gid: 20 }]` |
 //! | `file_systems` | list of `{ mount, device, kind, options, dump, pass }` | `{ mount: "/", device: gpt_label("fruix-root"), kind: ufs }` |
@@ -89,6 +90,64 @@
 //!   `uid: 1000 + 1` is a `u32`. To use a variable where a bare name is expected
 //!   (e.g. `kind: my_kind`), write it in parentheses: `kind: (my_kind)`.
 //!
+//! # FreeBSD packages
+//!
+//! Packages from pkg repositories are resolved by name, with their dependencies:
+//!
+//! ```
+//! # use fruix_macros::operating_system;
+//! let os = operating_system! {
+//!     host_name: "web1",
+//!     base: sample_base("15.0-RELEASE"),
+//!     package_repositories: [
+//!         { name: "FreeBSD", url: "https://pkg.FreeBSD.org/${ABI}/quarterly",
+//!           signature: fingerprints("/usr/share/keys/pkg") },
+//!         { name: "local", url: "/srv/pkg", abi: "FreeBSD:15:*", signature: none },
+//!     ],
+//!     packages: [
+//!         pkg("sudo"),
+//!         pkg("nginx", version = "1.26.2_3,3", repository = "local"),
+//!         pkg_file("/var/cache/pkg/hello-2.12_1.pkg",
+//!                  sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"),
+//!     ],
+//! };
+//! assert_eq!(os.package_repositories[0].abi_for(&os.base).as_deref(), Some("FreeBSD:15:amd64"));
+//! assert!(os.validate().is_ok());
+//! ```
+//!
+//! - **`package_repositories`**: `{ name, url, abi, signature }`; `name` and `url` are
+//!   required. `name` is identifier-like (`FreeBSD`, `FreeBSD-base`, `local`: a letter, then
+//!   letters, digits, `_`, `-`) and unique. `url` is `https://host/..`, `http://host/..`,
+//!   `file:///dir` or an absolute directory `/dir`; `${ABI}` is its only variable. pkg's
+//!   SRV mirror URLs (`pkg+https://`) are refused: write the `https://` URL of one server.
+//!   `abi` (`"FreeBSD:15:amd64"`, or `"FreeBSD:15:*"` for any architecture) defaults to the
+//!   base's release major and architecture and must match them. `signature` is `none` (the
+//!   default: the catalogue is trusted as fetched, packages are still checked against its
+//!   sums), `pubkey("/path/key.pub")` (one RSA key) or `fingerprints("/usr/share/keys/pkg")`
+//!   (a directory with `trusted/` and `revoked/`, as pkg.FreeBSD.org uses); paths are
+//!   absolute paths on the building host.
+//! - **`pkg("name", version = "..", repository = "..")`**: a package of that name from the
+//!   first repository that has it, or from the named one. `version` (optional) is the exact
+//!   version, `<version>[_<revision>][,<epoch>]` as the catalogue lists it (`1.9.16p2_1`).
+//!   At least one repository must be declared.
+//! - **`pkg_file("/path/x.pkg", sha256 = "..", name = "..", version = "..")`**: a `.pkg` (or
+//!   older `.txz`) file on the building host, by absolute path; `sha256` (64 lowercase hex
+//!   digits) pins its bytes; `name` and `version`, when given, must match its manifest (left
+//!   out, they are read from it). Its dependencies are resolved in the repositories.
+//! - **`base: { release, source: pkgbase("FreeBSD-base", packages = [..]) }`**: the base
+//!   from pkgbase packages (FreeBSD 15.0 and later) of the named repository, e.g.
+//!   `{ name: "FreeBSD-base", url: "https://pkg.FreeBSD.org/${ABI}/base_release_0",
+//!   signature: fingerprints("/usr/share/keys/pkgbase-15") }`. `packages` (optional) lists
+//!   `FreeBSD-*` packages or `FreeBSD-set-*` metapackages; left out, it is
+//!   `fruix_core::PKGBASE_DEFAULT_PACKAGES` (`FreeBSD-set-minimal`, `FreeBSD-kernel-generic`,
+//!   `FreeBSD-bootloader`).
+//!
+//! The call forms are grammar, like `gpt_label(..)`, and need no import; a path such as
+//! `crate::pkg(..)` is an ordinary expression. Their first argument is positional, the others
+//! are named (`key = value`), in any order. Any argument, and any repository field, may be a
+//! Rust expression (`pkg(name, version = v.clone())`, `signature: fingerprints(keys_dir)`,
+//! `package_repositories: my_repositories()`), judged by `validate()`.
+//!
 //! # Compile-time checks
 //!
 //! Unknown fields (with the closest known name suggested), duplicate fields, and missing
@@ -98,7 +157,9 @@
 //! working directories, Shepherd's paths, mount points, the root file system,
 //! fsck passes of pseudo file systems, GPT labels the image does not create, rc.conf, sysctl
 //! and loader.conf keys and values, consoles and serial speeds, image sizes and labels, time
-//! zones, host addresses, package names, init modes and the architecture. All errors of one
+//! zones, host addresses, package names, init modes and the architecture, package
+//! repositories (names, URLs, ABIs, signature paths), `pkg(..)` versions and the repositories
+//! they name, `pkg_file(..)` paths and sha256 sums. All errors of one
 //! invocation are reported together. A rule that depends on a value computed at run time is
 //! left to `validate()`.
 

@@ -38,5 +38,8 @@ pub fn materialize_base(base: &FreeBsdBase, store: &Store) -> Result<BaseItems, 
             store,
         ),
         BaseSource::Tree { path } => dist::materialize_tree(base, path, store),
+        BaseSource::Pkgbase { repository, .. } => Err(BaseError::PkgbaseNotBuilt {
+            repository: repository.clone(),
+        }),
     }
 }

@@ -106,6 +106,12 @@ pub enum BaseError {
         /// What is wrong with it.
         why: String,
     },
+    #[error("the base comes from pkgbase repository `{repository}`, and pkgbase bases are not built yet: use release sets (`dir`) or a tree")]
+    /// The base is declared from pkgbase packages, which are not imported yet.
+    PkgbaseNotBuilt {
+        /// The repository named by the declaration.
+        repository: String,
+    },
     #[error("base index `{0}` is damaged")]
     /// A stored base index item (the argument) cannot be read back.
     BadIndex(String),

@@ -261,9 +261,13 @@ pub fn host(cx: &mut Cx, path: &FieldPath, value: &Value) -> Lowered<HostEntry> 
     )
 }
 
-/// `{ name, version, files: { "path": "contents" } }`, `{ name, version, tree: "/dir" }`
-/// or `{ name, version, source: <PackageSource expression> }`.
+/// `{ name, version, files: { "path": "contents" } }`, `{ name, version, tree: "/dir" }`,
+/// `{ name, version, source: <PackageSource expression> }`, or a `pkg(..)` /
+/// `pkg_file(..)` call form (see `pkg.rs`).
 pub fn package(cx: &mut Cx, path: &FieldPath, value: &Value) -> Lowered<Package> {
+    if let Some((form, call)) = super::pkg::package_call(value) {
+        return super::pkg::entry(cx, path, form, call);
+    }
     let ty = quote!(::fruix_core::Package);
     let fields = &["name", "version", "files", "tree", "source"];
     let mut source_given: Option<String> = None;

@@ -8,6 +8,7 @@
 
 mod entries;
 mod leaves;
+mod pkg;
 mod system;
 
 pub use system::operating_system;

@@ -1,8 +1,8 @@
 //! Lowering of the top level (`operating_system! { .. }` itself) and of the single-valued
 //! sections: base, kernel, loader, image.
 
-use super::entries;
 use super::leaves::{boolean, image_size, int, map, name, opt_path, size, string, strings};
+use super::{entries, pkg};
 use super::{not_literal, set, structure, Cx, Lowered};
 use crate::ast::{Input, Range, Value};
 use fruix_spec::{
@@ -20,6 +20,7 @@ pub const SYSTEM_FIELDS: &[&str] = &[
     "kernel",
     "loader",
     "packages",
+    "package_repositories",
     "users",
     "groups",
     "file_systems",
@@ -72,6 +73,10 @@ pub fn operating_system(cx: &mut Cx, input: &Input) -> Lowered<OperatingSystem> 
             "packages" => {
                 let t = set(&mut os.packages, entries::packages(cx, &p, v));
                 quote!(packages: #t)
+            }
+            "package_repositories" => {
+                let t = set(&mut os.package_repositories, pkg::repositories(cx, &p, v));
+                quote!(package_repositories: #t)
             }
             "users" => {
                 let t = set(&mut os.users, entries::users(cx, &p, v));
@@ -170,6 +175,10 @@ fn base(cx: &mut Cx, path: &FieldPath, value: &Value) -> Lowered<FreeBsdBase> {
                 quote!(loader_efi: #t)
             }
             _ => {
+                if let Some(lowered) = pkg::pkgbase(cx, p, v) {
+                    let t = set(&mut b.source, lowered);
+                    return quote!(source: #t);
+                }
                 let t = set(&mut b.source, not_literal(v));
                 cx.unknown(p);
                 quote!(source: #t)
