@@ -405,7 +405,7 @@ fn a_loader_that_is_missing_or_not_an_efi_application_is_refused() {
 }
 
 #[test]
-fn a_pkgbase_base_is_refused_until_it_is_imported() {
+fn a_pkgbase_base_outside_a_system_build_is_refused() {
     let root = temp();
     let store = Store::open(root.join("store")).unwrap();
     let before = listing(store.dir());
@@ -415,9 +415,12 @@ fn a_pkgbase_base_is_refused_until_it_is_imported() {
     };
     let err = materialize_base(&base, &store).unwrap_err();
     assert!(
-        matches!(&err, BaseError::PkgbaseNotBuilt { repository } if repository == "FreeBSD-base"),
+        matches!(&err, BaseError::PkgbaseOutsideSystem { repository } if repository == "FreeBSD-base"),
         "{err}"
     );
-    assert!(err.to_string().contains("not built yet"), "{err}");
+    assert!(
+        err.to_string().contains("build it as part of a system"),
+        "{err}"
+    );
     assert_eq!(listing(store.dir()), before);
 }
