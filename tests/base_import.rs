@@ -403,3 +403,24 @@ fn a_loader_that_is_missing_or_not_an_efi_application_is_refused() {
     refused(&arm, "is a PE image for machine 0xaa64, not for amd64");
     fs::remove_dir_all(root).unwrap();
 }
+
+#[test]
+fn a_pkgbase_base_outside_a_system_build_is_refused() {
+    let root = temp();
+    let store = Store::open(root.join("store")).unwrap();
+    let before = listing(store.dir());
+    let base = FreeBsdBase {
+        source: BaseSource::pkgbase("FreeBSD-base"),
+        ..FreeBsdBase::default()
+    };
+    let err = materialize_base(&base, &store).unwrap_err();
+    assert!(
+        matches!(&err, BaseError::PkgbaseOutsideSystem { repository } if repository == "FreeBSD-base"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("build it as part of a system"),
+        "{err}"
+    );
+    assert_eq!(listing(store.dir()), before);
+}

@@ -288,3 +288,34 @@ fn pkg_mistakes_in_json_break_the_same_rules() {
         [(Rule::NoRepository, "packages[0].source".to_string())]
     );
 }
+
+#[test]
+fn a_pkgbase_base_round_trips_and_is_held_to_the_same_rules() {
+    let os = OperatingSystem::from_json(
+        r#"{ "host_name": "h",
+             "base": { "release": "15.0-RELEASE",
+                       "source": { "kind": "pkgbase", "repository": "FreeBSD-bsae",
+                                   "packages": ["FreeBSD-runtime", "runtime"] } },
+             "package_repositories": [ { "name": "FreeBSD-base", "url": "/srv/pkgbase" } ] }"#,
+    )
+    .expect("valid JSON spec");
+    assert_eq!(round_trip(&os), os);
+    assert_eq!(
+        codes(&os),
+        [
+            (
+                Rule::UndeclaredRepository,
+                "base.source.repository".to_string()
+            ),
+            (Rule::PackageName, "base.source.packages[1]".to_string()),
+        ]
+    );
+    let mut default = os.clone();
+    default.base.source = fruix_core::BaseSource::pkgbase("FreeBSD-base");
+    let json: serde_json::Value = serde_json::from_str(&default.to_json()).expect("JSON");
+    assert_eq!(
+        json["base"]["source"],
+        serde_json::json!({ "kind": "pkgbase", "repository": "FreeBSD-base" })
+    );
+    assert_eq!(codes(&default), []);
+}

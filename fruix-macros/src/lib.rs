@@ -50,7 +50,7 @@
 //! | field | value | example |
 //! |---|---|---|
 //! | `host_name` | string (RFC 1123) | `"fruix-freebsd"` |
-//! | `base` | `sample_base("REL")`, `{ release, arch, source, loader_efi }`, or expression | `{ release: "15.0-RELEASE", arch: amd64, loader_efi: "/usr/obj/loader.efi" }` |
+//! | `base` | `sample_base("REL")`, `{ release, arch, source, loader_efi }`, or expression; `source` is `pkgbase(..)` or an expression | `{ release: "15.0-RELEASE", arch: amd64, loader_efi: "/usr/obj/loader.efi" }` |
 //! | `kernel` | `{ config, modules }` | `{ config: "GENERIC", modules: ["vmm"] }` |
 //! | `loader` | `{ console, serial_speed, autoboot_delay, menu, entries }` | `{ console: [comconsole, vidconsole] }` |
 //! | `packages` | list of `{ name, version, files \| tree \| source }`, `pkg(..)` or `pkg_file(..)` (see [FreeBSD packages](#freebsd-packages)) | `[{ name: "motd", version: "1", files: { "etc/x": "y" } }, pkg("sudo")]` |
@@ -134,6 +134,13 @@
 //!   older `.txz`) file on the building host, by absolute path; `sha256` (64 lowercase hex
 //!   digits) pins its bytes; `name` and `version`, when given, must match its manifest (left
 //!   out, they are read from it). Its dependencies are resolved in the repositories.
+//! - **`base: { release, source: pkgbase("FreeBSD-base", packages = [..]) }`**: the base
+//!   from pkgbase packages (FreeBSD 15.0 and later) of the named repository, e.g.
+//!   `{ name: "FreeBSD-base", url: "https://pkg.FreeBSD.org/${ABI}/base_release_0",
+//!   signature: fingerprints("/usr/share/keys/pkgbase-15") }`. `packages` (optional) lists
+//!   `FreeBSD-*` packages or `FreeBSD-set-*` metapackages; left out, it is
+//!   `fruix_core::PKGBASE_DEFAULT_PACKAGES` (`FreeBSD-set-minimal`, `FreeBSD-kernel-generic`,
+//!   `FreeBSD-bootloader`).
 //!
 //! The call forms are grammar, like `gpt_label(..)`, and need no import; a path such as
 //! `crate::pkg(..)` is an ordinary expression. Their first argument is positional, the others

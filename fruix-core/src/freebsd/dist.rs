@@ -74,6 +74,8 @@ pub fn materialize(
         base_sha256: Some(base_sum.clone()),
         kernel_sha256: Some(kernel_sum.clone()),
         loader_efi_sha256: loader.as_ref().map(|l| l.sha256.clone()),
+        repository: None,
+        packages: Vec::new(),
     };
     let key = cache_key(&provenance);
     let index = store.build_cached::<BaseError>(&key, |store| {
@@ -262,6 +264,8 @@ pub fn materialize_tree(
         base_sha256: None,
         kernel_sha256: None,
         loader_efi_sha256: loader.as_ref().map(|l| l.sha256.clone()),
+        repository: None,
+        packages: Vec::new(),
     };
     // Cached by the tree's stamp (names, sizes, inodes, times): an unchanged tree is not
     // read again; any change to it is a new key.
@@ -308,11 +312,7 @@ fn walk_tree(
             .unwrap_or(&path)
             .to_string_lossy()
             .into_owned();
-        let set = if rel == "boot/kernel" || rel.starts_with("boot/kernel/") {
-            Set::Kernel
-        } else {
-            Set::Base
-        };
+        let set = Set::of_install_path(&rel);
         let meta = ImageMeta {
             uid: md.uid(),
             gid: md.gid(),

@@ -170,6 +170,8 @@ pub fn materialize(base: &FreeBsdBase, store: &Store) -> Result<BaseItems, BaseE
         base_sha256: Some(SAMPLE_VERSION.to_owned()),
         kernel_sha256: None,
         loader_efi_sha256: loader.as_ref().map(|l| l.sha256.clone()),
+        repository: None,
+        packages: Vec::new(),
     };
     let key = cache_key(&provenance);
     let index = store.build_cached::<BaseError>(&key, |store| {

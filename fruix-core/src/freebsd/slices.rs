@@ -39,7 +39,7 @@ pub struct Provenance {
     pub release: String,
     /// Architecture (`amd64`).
     pub arch: String,
-    /// `sample`, `dist-sets` or `tree`.
+    /// `sample`, `dist-sets`, `tree` or `pkgbase`.
     pub source: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// sha256 of `base.txz` as checked, for distribution sets.
@@ -50,6 +50,23 @@ pub struct Provenance {
     /// The sha256 of the UEFI loader shipped instead of the base's own, if one was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loader_efi_sha256: Option<String>,
+    /// The pkgbase repository the base's packages come from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// The pkgbase packages the base is made of, in the order they were sliced.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<BasePackageRecord>,
+}
+
+/// One pkgbase package of a base, as its provenance records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BasePackageRecord {
+    /// Package name (`FreeBSD-runtime`).
+    pub name: String,
+    /// Exact version.
+    pub version: String,
+    /// sha256 of the `.pkg` file, lowercase hex.
+    pub sha256: String,
 }
 
 /// Why a base could not be imported. The store is left as it was.
@@ -106,6 +123,43 @@ pub enum BaseError {
         /// What is wrong with it.
         why: String,
     },
+    #[error("the base comes from pkgbase repository `{repository}`, which is resolved and locked with the system's package repositories: build it as part of a system (`build_system`)")]
+    /// A pkgbase base asked for outside a system build, which alone knows the repository
+    /// and the lock file.
+    PkgbaseOutsideSystem {
+        /// The repository named by the declaration.
+        repository: String,
+    },
+    #[error("pkgbase package `{package}`: {source}")]
+    /// A base package is unusable: unreadable, not what the lock says, built for another
+    /// ABI, or one of its members is refused.
+    PkgbasePackage {
+        /// The package (`FreeBSD-runtime-15.0`).
+        package: String,
+        /// What is wrong with it.
+        #[source]
+        source: Box<crate::pkg::PkgError>,
+    },
+    #[error("package `{package}` (needed by {needed_by}) is not a base package: a pkgbase base holds only `FreeBSD-*` packages of repository `{repository}`; declare it in `packages` instead")]
+    /// The base's packages pull in one that is not a `FreeBSD-*` package of its repository.
+    NotBasePackage {
+        /// The package pulled in.
+        package: String,
+        /// The base package that depends on it (or `the declaration`).
+        needed_by: String,
+        /// The base's repository.
+        repository: String,
+    },
+    #[error("`/{path}` belongs to two base packages, `{first}` and `{second}`")]
+    /// Two base packages install the same path (a directory shared by both excepted).
+    PkgbaseConflict {
+        /// The install path, relative to `/`.
+        path: String,
+        /// The package seen first.
+        first: String,
+        /// The other one.
+        second: String,
+    },
     #[error("base index `{0}` is damaged")]
     /// A stored base index item (the argument) cannot be read back.
     BadIndex(String),
@@ -136,6 +190,18 @@ pub enum BaseError {
 pub enum Set {
     Base,
     Kernel,
+}
+
+impl Set {
+    /// The set an installed path belongs to when the base comes as one tree (a host tree,
+    /// pkgbase packages): `boot/kernel` is the kernel's, the rest is `base.txz`'s.
+    pub fn of_install_path(path: &str) -> Set {
+        if path == "boot/kernel" || path.starts_with("boot/kernel/") {
+            Set::Kernel
+        } else {
+            Set::Base
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -140,13 +140,9 @@ pub fn samples(m: &Manifest) -> Vec<SampleConfig> {
     out
 }
 
-/// Checks `pkg_file` against `expect` and imports it as one store item.
-pub fn import(
-    store: &Store,
-    pkg_file: &Path,
-    expect: &Expectation,
-    owners: &dyn OwnerIds,
-) -> Result<ImportedPackage> {
+/// Checks `pkg_file` against `expect` (size, sha256, name and version, ABI) and opens
+/// it; its members are checked as they are read.
+pub fn open_checked(pkg_file: &Path, expect: &Expectation) -> Result<PkgArchive> {
     if let Some(want) = expect.size {
         let actual = std::fs::metadata(pkg_file)
             .map_err(io("reading", pkg_file))?
@@ -171,7 +167,6 @@ pub fn import(
     }
     let archive = PkgArchive::open_with_limits(pkg_file, expect.limits)?;
     let m = archive.manifest();
-    let label = archive.label();
     let wanted = (
         expect.name.as_deref().unwrap_or(&m.name),
         expect.version.as_deref().unwrap_or(&m.version),
@@ -180,12 +175,25 @@ pub fn import(
         return Err(PkgError::Unexpected {
             package: pkg_file.display().to_string(),
             expected: format!("{}-{}", wanted.0, wanted.1),
-            found: label,
+            found: archive.label(),
         });
     }
     if !expect.target.abi.is_empty() {
         archive.check_target(&expect.target)?;
     }
+    Ok(archive)
+}
+
+/// Checks `pkg_file` against `expect` and imports it as one store item.
+pub fn import(
+    store: &Store,
+    pkg_file: &Path,
+    expect: &Expectation,
+    owners: &dyn OwnerIds,
+) -> Result<ImportedPackage> {
+    let archive = open_checked(pkg_file, expect)?;
+    let m = archive.manifest();
+    let label = archive.label();
     let name = item_name(m);
     debug_assert!(is_valid_item_name(&name));
     let mut builder = store.builder(&name)?;

@@ -28,6 +28,7 @@ mod activate;
 pub mod etc;
 mod packages;
 mod pkg_record;
+mod pkgbase;
 mod pkgs;
 mod profile;
 pub mod programs;
@@ -39,7 +40,7 @@ pub mod shepherd;
 pub use pkg_record::{packages_record, PackagesRecord, RecordedPackage, RecordedRepository};
 pub use pkgs::{PackageOptions, PackageProgress, Pins};
 
-use crate::freebsd::{materialize_base, BaseError, BaseItems};
+use crate::freebsd::{BaseError, BaseItems};
 use crate::io_error::{io, IoError};
 use crate::store::{ImageMeta, Store, StoreError, StorePath, STORE_DIR};
 use crate::{BaseSource, InitMode, OperatingSystem, PackageSource, ToValidated, Violations};
@@ -209,7 +210,7 @@ pub fn build_system_with(
     let os = os.to_validated()?;
     let os: &OperatingSystem = &os;
     let pins = pkgs::pin(os, options, progress)?;
-    let base = materialize_base(&os.base, store)?;
+    let base = pkgbase::materialize_base(os, store, &pins, options, progress)?;
     let key = cache_key(os, &base, &pins)?;
     let system = store.build_cached::<SystemError>(&key, |store| {
         build_uncached(os, &base, store, &pins, options, progress)

@@ -59,6 +59,9 @@ pub struct Pins {
     /// The repositories' packages (`None` when the system asks none by name).
     pub lock: Option<Lock>,
     files: Vec<PinnedFile>,
+    /// The locked packages a pkgbase base is made of (`system::pkgbase`), in the lock's
+    /// dependency order; the package stage leaves them to the base.
+    pub base: Vec<String>,
 }
 
 impl Pins {
@@ -141,6 +144,7 @@ pub fn pin(
             PackageSource::Inline { .. } | PackageSource::Tree { .. } => {}
         }
     }
+    requests.extend(super::pkgbase::requests(os));
     // A package file's dependencies come from the repositories, unless another file
     // given is that dependency.
     for dep in file_deps {
@@ -166,11 +170,14 @@ pub fn pin(
         if path.exists() {
             let lock = Lock::read(path)?;
             lock.check(&declared, &requests)?;
+            pins.base = super::pkgbase::closure(os, &lock)?;
             pins.lock = Some(lock);
             return Ok(pins);
         }
     }
     let lock = resolve_fresh(os, &abis, &requests, options, progress)?;
+    // Checked before the lock is written: a base pulling in other packages is refused.
+    pins.base = super::pkgbase::closure(os, &lock)?;
     if let Some(path) = &options.lock_file {
         lock.write(path)?;
     }
@@ -334,54 +341,25 @@ pub fn build(
     }
     let mut fetched: Vec<Fetched> = Vec::new();
     if let Some(lock) = &pins.lock {
-        let cache = DownloadCache::in_store(store)?;
-        let fetcher = Fetcher::new(options.fetch);
-        let order: Vec<&LockedPackage> =
-            lock.in_dependency_order()
-                .map_err(|chain| SystemError::Package {
-                    name: chain.first().cloned().unwrap_or_default(),
-                    why: format!(
-                        "the lock file has a dependency cycle: {}",
-                        chain.join(" -> ")
-                    ),
-                })?;
-        let total: u64 = order.iter().map(|p| p.pkgsize).sum();
-        let mut before = 0;
-        for p in order {
-            let repo = lock
-                .repository(&p.repository)
-                .ok_or_else(|| SystemError::Package {
-                    name: p.name.clone(),
-                    why: format!(
-                        "the lock names repository `{}`, which it lacks",
-                        p.repository
-                    ),
-                })?;
-            let location = RepoLocation::parse(&repo.name, &repo.url, &repo.abi)?;
-            let label = format!("{}-{}", p.name, p.version);
-            let path = fetcher.fetch_package(
-                &cache,
-                &location,
-                &Expected {
-                    repository: &repo.name,
-                    package: &label,
-                    repopath: &p.repopath,
-                    sha256: &p.sha256,
-                    size: p.pkgsize,
-                },
-                &mut |pr| progress(before + pr.done, total),
-            )?;
-            before += p.pkgsize;
-            let archive = PkgArchive::open(&path)?;
+        let order = in_dependency_order(lock)?;
+        let order = order
+            .into_iter()
+            .filter(|p| !pins.base.contains(&p.name))
+            .collect();
+        for (path, p, repo) in fetch_locked(lock, order, store, options, progress)? {
             fetched.push(Fetched {
+                archive: PkgArchive::open(&path)?,
                 path,
                 declared: None,
                 sha256: p.sha256.clone(),
                 repository: repo.name.clone(),
                 abi: repo.abi.clone(),
-                archive,
             });
         }
+    }
+    if fetched.is_empty() && pins.files.is_empty() {
+        // Only a pkgbase base's packages: no package stage.
+        return Ok(PkgStage::default());
     }
     let default_abi = os.base.pkg_abi().unwrap_or_default();
     for f in &pins.files {
@@ -460,6 +438,63 @@ pub fn build(
         &stage.scripts,
     ));
     Ok(stage)
+}
+
+/// The lock's packages, dependencies first.
+pub(super) fn in_dependency_order(lock: &Lock) -> Result<Vec<&LockedPackage>, SystemError> {
+    lock.in_dependency_order()
+        .map_err(|chain| SystemError::Package {
+            name: chain.first().cloned().unwrap_or_default(),
+            why: format!(
+                "the lock file has a dependency cycle: {}",
+                chain.join(" -> ")
+            ),
+        })
+}
+
+/// Fetches `packages` of `lock` into the store's download cache (no network on a hit),
+/// each checked against its pinned size and sha256; returns each file with its package
+/// and repository.
+pub(super) fn fetch_locked<'l>(
+    lock: &'l Lock,
+    packages: Vec<&'l LockedPackage>,
+    store: &Store,
+    options: &PackageOptions,
+    progress: PackageProgress<'_>,
+) -> Result<Vec<(PathBuf, &'l LockedPackage, &'l LockedRepository)>, SystemError> {
+    let cache = DownloadCache::in_store(store)?;
+    let fetcher = Fetcher::new(options.fetch);
+    let total: u64 = packages.iter().map(|p| p.pkgsize).sum();
+    let mut before = 0;
+    let mut out = Vec::new();
+    for p in packages {
+        let repo = lock
+            .repository(&p.repository)
+            .ok_or_else(|| SystemError::Package {
+                name: p.name.clone(),
+                why: format!(
+                    "the lock names repository `{}`, which it lacks",
+                    p.repository
+                ),
+            })?;
+        let location = RepoLocation::parse(&repo.name, &repo.url, &repo.abi)?;
+        let label = format!("{}-{}", p.name, p.version);
+        let path = fetcher.fetch_package(
+            &cache,
+            &location,
+            &Expected {
+                repository: &repo.name,
+                package: &label,
+                repopath: &p.repopath,
+                sha256: &p.sha256,
+                size: p.pkgsize,
+            },
+            &mut |pr| progress(before + pr.done, total),
+        )?;
+        before += p.pkgsize;
+        out.push((path, p, repo));
+    }
+    Ok(out)
 }
 
 /// Two packages owning one path: the same file (sum, owner, mode, flags, target) is

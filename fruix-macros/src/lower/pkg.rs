@@ -9,13 +9,20 @@ use super::leaves::{list, opt_string, string};
 use super::{set, structure, Cx, Lowered};
 use crate::ast::Value;
 use fruix_spec::__private::closest;
-use fruix_spec::{FieldPath, Package, PackageRepository, PackageSource, RepositorySignature};
+use fruix_spec::{
+    BaseSource, FieldPath, Package, PackageRepository, PackageSource, RepositorySignature,
+};
 use quote::quote;
 use std::path::PathBuf;
 use syn::{Expr, ExprCall};
 
 /// `pkg(..)` or `pkg_file(..)`: which call form a package entry is, if either.
 pub fn package_call(value: &Value) -> Option<(&'static str, &ExprCall)> {
+    call_form(value, &["pkg", "pkg_file"])
+}
+
+/// The call `form(..)` for one of `forms`, written with a bare name.
+fn call_form<'v>(value: &'v Value, forms: &[&'static str]) -> Option<(&'static str, &'v ExprCall)> {
     let Value::Expr(Expr::Call(call)) = value else {
         return None;
     };
@@ -23,8 +30,51 @@ pub fn package_call(value: &Value) -> Option<(&'static str, &ExprCall)> {
         return None;
     };
     let ident = func.path.get_ident()?;
-    let form = ["pkg", "pkg_file"].into_iter().find(|f| ident == f)?;
+    let form = forms.iter().copied().find(|f| ident == f)?;
     Some((form, call))
+}
+
+/// `pkgbase("FreeBSD-base")` or `pkgbase("FreeBSD-base", packages = ["FreeBSD-set-minimal", ..])`
+/// as a base's `source`, if `value` is one.
+pub fn pkgbase(cx: &mut Cx, path: &FieldPath, value: &Value) -> Option<Lowered<BaseSource>> {
+    let (_, call) = call_form(value, &["pkgbase"])?;
+    let args = args(cx, call, "pkgbase", "the repository's name", &["packages"]);
+    let (repository, repo_tokens) = match args.positional {
+        Some(arg) => string_arg(cx, &path.field("repository"), arg),
+        None => {
+            cx.unknown(&path.field("repository"));
+            (String::new(), quote!(::std::string::String::new()))
+        }
+    };
+    let list_path = path.field("packages");
+    let (packages, list_tokens) = match named(&args, "packages") {
+        None => (Vec::new(), quote!(::std::vec::Vec::new())),
+        Some(Expr::Array(array)) => {
+            let mut names = Vec::new();
+            let mut tokens = Vec::new();
+            for (j, element) in array.elems.iter().enumerate() {
+                let (name, t) = string_arg(cx, &list_path.index(j), element);
+                names.push(name);
+                tokens.push(t);
+            }
+            (names, quote!(::std::vec![#(#tokens),*]))
+        }
+        Some(expr) => {
+            cx.unknown(&list_path);
+            (Vec::new(), quote!(::fruix_core::__private::strings(#expr)))
+        }
+    };
+    let tokens = quote!(::fruix_core::BaseSource::Pkgbase {
+        repository: #repo_tokens,
+        packages: #list_tokens,
+    });
+    Some((
+        BaseSource::Pkgbase {
+            repository,
+            packages,
+        },
+        tokens,
+    ))
 }
 
 /// The arguments of a call form: the one positional argument, then `key = value` pairs.

@@ -175,6 +175,10 @@ fn base(cx: &mut Cx, path: &FieldPath, value: &Value) -> Lowered<FreeBsdBase> {
                 quote!(loader_efi: #t)
             }
             _ => {
+                if let Some(lowered) = pkg::pkgbase(cx, p, v) {
+                    let t = set(&mut b.source, lowered);
+                    return quote!(source: #t);
+                }
                 let t = set(&mut b.source, not_literal(v));
                 cx.unknown(p);
                 quote!(source: #t)

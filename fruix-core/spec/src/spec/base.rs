@@ -106,6 +106,36 @@ pub enum BaseSource {
         /// The tree's root directory on the building host.
         path: PathBuf,
     },
+    /// FreeBSD's base published as packages (pkgbase, FreeBSD 15.0 and later): `FreeBSD-*`
+    /// packages of a declared repository, with their dependencies, sliced into the same
+    /// runtime, boot loader and kernel items as release sets.
+    Pkgbase {
+        /// The `package_repositories` entry that holds them, e.g. `FreeBSD-base` at
+        /// `https://pkg.FreeBSD.org/${ABI}/base_release_0`.
+        repository: String,
+        /// The base packages (or `FreeBSD-set-*` metapackages) to install;
+        /// [`PKGBASE_DEFAULT_PACKAGES`] when empty.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        packages: Vec<String>,
+    },
+}
+
+/// What a pkgbase base installs when it names no packages: the minimal set, the GENERIC
+/// kernel and the boot loader.
+pub const PKGBASE_DEFAULT_PACKAGES: &[&str] = &[
+    "FreeBSD-set-minimal",
+    "FreeBSD-kernel-generic",
+    "FreeBSD-bootloader",
+];
+
+impl BaseSource {
+    /// The base packages of `repository`: [`PKGBASE_DEFAULT_PACKAGES`].
+    pub fn pkgbase(repository: &str) -> BaseSource {
+        BaseSource::Pkgbase {
+            repository: repository.to_owned(),
+            packages: Vec::new(),
+        }
+    }
 }
 
 /// The kernel: which configuration, and which modules `loader.conf` loads.

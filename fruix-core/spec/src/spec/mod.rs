@@ -16,7 +16,7 @@ mod size;
 
 pub use crate::geometry::{FAT16_MIN_ESP, FAT32_MIN_ESP, GPT_LABEL_MAX};
 pub use accounts::{Group, User};
-pub use base::{Arch, BaseSource, FreeBsdBase, Kernel};
+pub use base::{Arch, BaseSource, FreeBsdBase, Kernel, PKGBASE_DEFAULT_PACKAGES};
 pub use boot::{Console, InitMode, Loader, STANDARD_SERIAL_SPEEDS};
 pub use fs::{device_path, gpt_label, Device, FileSystem, FsKind, Swap};
 pub use image::{FatType, ImageLayout, ImageSize, SwapPartition};

@@ -2,9 +2,10 @@
 //! keys) and the `pkg(...)` and `pkg_file(...)` entries of `packages` (versions, the
 //! repositories they name, file paths and sha256 sums).
 
+use super::syntax::is_package_name;
 use super::syntax::{did_you_mean, earlier_duplicates, maybe_help, show_char};
 use super::{FieldPath, Report, Rule};
-use crate::{OperatingSystem, PackageSource, RepositorySignature, ABI_VARIABLE};
+use crate::{BaseSource, OperatingSystem, PackageSource, RepositorySignature, ABI_VARIABLE};
 use std::path::Path;
 
 /// What makes `name` unusable as a repository name: pkg.conf keys are identifiers
@@ -202,7 +203,87 @@ pub(crate) fn sha256_problem(sum: &str) -> Option<(String, Option<String>)> {
 /// Checks the repositories, then the pkg packages against them.
 pub(crate) fn check(os: &OperatingSystem, root: &FieldPath, r: &mut Report) {
     check_repositories(os, root, r);
+    check_pkgbase(os, root, r);
     check_pkg_packages(os, root, r);
+}
+
+/// "did you mean" among the declared repositories, else what they are.
+fn undeclared_help(wanted: &str, declared: &[&str]) -> String {
+    did_you_mean(wanted, declared.iter().copied()).unwrap_or_else(|| match declared {
+        [] => "declare it in `package_repositories`".to_owned(),
+        names => format!(
+            "declared repositories: {}",
+            names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    })
+}
+
+/// A base from pkgbase: its repository is declared, its packages are `FreeBSD-*` ones.
+fn check_pkgbase(os: &OperatingSystem, root: &FieldPath, r: &mut Report) {
+    let BaseSource::Pkgbase {
+        repository,
+        packages,
+    } = &os.base.source
+    else {
+        return;
+    };
+    let source = root.field("base").field("source");
+    let repos = root.field("package_repositories");
+    let declared: Vec<&str> = os
+        .package_repositories
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    if declared.is_empty() {
+        r.error(
+            Rule::NoRepository,
+            source.field("repository"),
+            format!("the base comes from pkgbase repository `{repository}`, but `package_repositories` declares none"),
+        )
+        .help(format!(
+            "add `package_repositories: [{{ name: \"{repository}\", url: \"https://pkg.FreeBSD.org/{ABI_VARIABLE}/base_release_0\", signature: fingerprints(\"/usr/share/keys/pkgbase-15\") }}]`"
+        ))
+        .depends(repos.all());
+    } else if !declared.contains(&repository.as_str()) {
+        r.error(
+            Rule::UndeclaredRepository,
+            source.field("repository"),
+            format!("the base comes from repository `{repository}`, which is not declared"),
+        )
+        .help(undeclared_help(repository, &declared))
+        .depends(repos.all().field("name"));
+    }
+    let at = source.field("packages");
+    let earlier = earlier_duplicates(packages.iter().map(|p| Some(p.as_str())));
+    for (j, (name, earlier)) in packages.iter().zip(earlier).enumerate() {
+        if !name.starts_with("FreeBSD-") || !is_package_name(name) {
+            let fixed = format!("FreeBSD-{name}");
+            let help = if is_package_name(&fixed) && !name.starts_with("FreeBSD") {
+                format!("did you mean `{fixed}`?")
+            } else {
+                "base packages are named like `FreeBSD-runtime` or `FreeBSD-set-minimal`".to_owned()
+            };
+            r.error(
+                Rule::PackageName,
+                at.index(j),
+                format!(
+                    "`{}` is not a base package name: pkgbase packages are named `FreeBSD-*`",
+                    name.escape_debug()
+                ),
+            )
+            .help(help);
+        } else if let Some(first) = earlier {
+            r.error(
+                Rule::DuplicatePackage,
+                at.index(j),
+                format!("base package `{name}` is listed twice (first as `packages[{first}]`)"),
+            );
+        }
+    }
 }
 
 fn check_repositories(os: &OperatingSystem, root: &FieldPath, r: &mut Report) {
@@ -342,20 +423,7 @@ fn check_pkg_packages(os: &OperatingSystem, root: &FieldPath, r: &mut Report) {
                 }
                 match repository {
                     Some(wanted) if !declared.contains(&wanted.as_str()) => {
-                        let help =
-                            did_you_mean(wanted, declared.iter().copied()).unwrap_or_else(|| {
-                                match declared.as_slice() {
-                                    [] => "declare it in `package_repositories`".to_owned(),
-                                    names => format!(
-                                        "declared repositories: {}",
-                                        names
-                                            .iter()
-                                            .map(|n| format!("`{n}`"))
-                                            .collect::<Vec<_>>()
-                                            .join(", ")
-                                    ),
-                                }
-                            });
+                        let help = undeclared_help(wanted, &declared);
                         r.error(Rule::UndeclaredRepository, source.field("repository"), format!("package `{name}` names repository `{wanted}`, which is not declared"))
                             .help(help)
                             .depends(repos.all().field("name"));

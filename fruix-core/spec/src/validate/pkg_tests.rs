@@ -278,3 +278,42 @@ fn pkg_files_may_leave_their_name_to_the_manifest() {
     os.packages.push(Package::inline("", "1", []));
     assert_eq!(broken(&os), pairs(&[("package-name", "packages[2].name")]));
 }
+
+#[test]
+fn a_pkgbase_base_names_a_declared_repository_and_base_packages() {
+    let mut os = os();
+    os.base.source = crate::BaseSource::pkgbase("FreeBSD-base");
+    assert_eq!(
+        broken(&os),
+        pairs(&[("no-repository", "base.source.repository")])
+    );
+    let url = "https://pkg.FreeBSD.org/${ABI}/base_release_0";
+    os.package_repositories = vec![PackageRepository::new("FreeBSD-base", url)];
+    assert_eq!(broken(&os), vec![]);
+    os.package_repositories[0].name = "FreeBSD-bsae".into();
+    os.base.source = crate::BaseSource::Pkgbase {
+        repository: "FreeBSD-base".into(),
+        packages: vec![
+            "FreeBSD-runtime".into(),
+            "runtime".into(),
+            "FreeBSD-runtime".into(),
+            "FreeBSD kernel".into(),
+        ],
+    };
+    let expected = pairs(&[
+        ("undeclared-repository", "base.source.repository"),
+        ("package-name", "base.source.packages[1]"),
+        ("duplicate-package", "base.source.packages[2]"),
+        ("package-name", "base.source.packages[3]"),
+    ]);
+    assert_eq!(broken(&os), expected);
+    let found = crate::validate::validate(&os);
+    assert_eq!(
+        found[0].help.as_deref(),
+        Some("did you mean `FreeBSD-bsae`?")
+    );
+    assert_eq!(
+        found[1].help.as_deref(),
+        Some("did you mean `FreeBSD-runtime`?")
+    );
+}
