@@ -131,13 +131,16 @@ pub fn max_file_size(bsize: u64) -> u64 {
 }
 
 /// `CGSIZE(fs)` for UFS2: header, inode map, fragment map, cluster summary and map.
+/// The `int32_t` after the fragment map is fs.h's room for aligning the cluster summary
+/// to 4 bytes ([`Geometry::cg_offsets`]): without it a group whose maps end just short of
+/// a fragment boundary had its cluster map run past `fs_cgsize`.
 pub fn cgsize_raw(fpg: u64, ipg: u64, frag: u64, contigsumsize: u64) -> u64 {
     let cluster = if contigsumsize > 0 {
         contigsumsize * 4 + howmany(fpg / frag, 8)
     } else {
         0
     };
-    CG_STRUCT_SIZE as u64 + howmany(ipg, 8) + howmany(fpg, 8) + cluster
+    CG_STRUCT_SIZE as u64 + howmany(ipg, 8) + howmany(fpg, 8) + 4 + cluster
 }
 
 impl Geometry {
