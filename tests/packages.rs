@@ -339,12 +339,12 @@ fn pkg_packages_from_an_http_repository_reach_the_image_and_the_lock_works_offli
 
     // The image's root file system (the root partition's range of the image item's
     // disk.img), through our UFS reader...
-    let root = artifact
+    let root_partition = artifact
         .spec
         .partition(fruix_core::image::PartitionKind::FreebsdUfs)
         .unwrap();
     let root_img = store.physical(&artifact.image).join("disk.img");
-    let mut ufs = Ufs::open(fs::File::open(&root_img).unwrap(), root.offset()).unwrap();
+    let mut ufs = Ufs::open(fs::File::open(&root_img).unwrap(), root_partition.offset()).unwrap();
     let mut stat = |path: &str| {
         let (ino, _) = fruix_core::links::resolve(&mut ufs, path.as_bytes()).unwrap();
         ufs.stat(ino).unwrap()
@@ -368,7 +368,7 @@ fn pkg_packages_from_an_http_repository_reach_the_image_and_the_lock_works_offli
 
     // ... and through The Sleuth Kit.
     let img = root_img.to_str().unwrap();
-    let sectors = root.offset() / 512;
+    let sectors = root_partition.offset() / 512;
     let listed = fls(img, sectors);
     let item_path = |name: &str, file: &str| {
         let (path, _) = listed

@@ -225,10 +225,13 @@ fn a_pkgbase_base_is_sliced_locked_and_boots_into_a_verified_image() {
     );
 
     // Owners, modes and flags from the packages, in the image's root file system.
-    let root_img = store
-        .physical(&md.root_store_path.parse().unwrap())
-        .join("root.img");
-    let mut ufs = Ufs::open(fs::File::open(&root_img).unwrap(), 0).unwrap();
+    // The root file system is the root partition's range of the image item's disk.img.
+    let root_partition = artifact
+        .spec
+        .partition(fruix_core::image::PartitionKind::FreebsdUfs)
+        .unwrap();
+    let disk = store.physical(&artifact.image).join("disk.img");
+    let mut ufs = Ufs::open(fs::File::open(&disk).unwrap(), root_partition.offset()).unwrap();
     let mut stat = |path: &str| {
         let (ino, _) = fruix_core::links::resolve(&mut ufs, path.as_bytes()).unwrap();
         ufs.stat(ino).unwrap()
