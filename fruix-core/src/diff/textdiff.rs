@@ -1,17 +1,16 @@
-//! Unified diffs of small text files (`rc.conf`, `loader.conf`, `init.scm`...): the
-//! common prefix and suffix are set aside, the rest is aligned by a longest common
-//! subsequence of lines, and hunks keep three lines of context.
+//! Unified diffs of small text files (`rc.conf`, `loader.conf`, `init.scm`...), as
+//! diff(1) prints them: hunks with three lines of context, through the `similar` crate
+//! (Myers' algorithm, with a deadline so that two very different files cannot stall a
+//! report).
 
-/// The middle parts larger than this (lines x lines) are not aligned.
-const MAX_CELLS: usize = 4_000_000;
+use similar::{ChangeTag, TextDiff};
+use std::time::Duration;
+
 const CONTEXT: usize = 3;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
-    Same,
-    Del,
-    Add,
-}
+/// How long aligning one pair of files may take before `similar` settles for a coarser
+/// (still correct) diff.
+const DEADLINE: Duration = Duration::from_millis(200);
 
 /// Whether `bytes` look like text worth showing line by line.
 pub(crate) fn is_text(bytes: &[u8]) -> bool {
@@ -19,120 +18,23 @@ pub(crate) fn is_text(bytes: &[u8]) -> bool {
 }
 
 /// The hunks (`@@ -a,n +b,m @@` then ` `, `-`, `+` lines) turning `a` into `b`; empty
-/// when they are equal, one explanatory line when they are too different to align.
+/// when they are equal.
 pub(crate) fn unified(a: &str, b: &str) -> Vec<String> {
-    let x: Vec<&str> = a.lines().collect();
-    let y: Vec<&str> = b.lines().collect();
-    let Some(ops) = align(&x, &y) else {
-        return vec![format!(
-            "(too different to align: {} and {} lines)",
-            x.len(),
-            y.len()
-        )];
-    };
-    hunks(&ops, &x, &y)
-}
-
-/// The edit script, in order, or `None` when the differing middle is too large.
-fn align(x: &[&str], y: &[&str]) -> Option<Vec<Op>> {
-    let prefix = x.iter().zip(y).take_while(|(p, q)| p == q).count();
-    let suffix = x[prefix..]
-        .iter()
-        .rev()
-        .zip(y[prefix..].iter().rev())
-        .take_while(|(p, q)| p == q)
-        .count();
-    let (mx, my) = (&x[prefix..x.len() - suffix], &y[prefix..y.len() - suffix]);
-    if mx.len().saturating_mul(my.len()) > MAX_CELLS {
-        return None;
-    }
-    // lcs[i][j]: longest common subsequence of mx[i..] and my[j..].
-    let w = my.len() + 1;
-    let mut lcs = vec![0u32; (mx.len() + 1) * w];
-    for i in (0..mx.len()).rev() {
-        for j in (0..my.len()).rev() {
-            lcs[i * w + j] = if mx[i] == my[j] {
-                lcs[(i + 1) * w + j + 1] + 1
-            } else {
-                lcs[(i + 1) * w + j].max(lcs[i * w + j + 1])
-            };
-        }
-    }
-    let mut ops = vec![Op::Same; prefix];
-    let (mut i, mut j) = (0, 0);
-    while i < mx.len() || j < my.len() {
-        if i < mx.len() && j < my.len() && mx[i] == my[j] {
-            ops.push(Op::Same);
-            i += 1;
-            j += 1;
-        } else if i < mx.len() && (j == my.len() || lcs[(i + 1) * w + j] >= lcs[i * w + j + 1]) {
-            // Deletions first, as diff(1) prints them.
-            ops.push(Op::Del);
-            i += 1;
-        } else {
-            ops.push(Op::Add);
-            j += 1;
-        }
-    }
-    ops.extend(std::iter::repeat_n(Op::Same, suffix));
-    Some(ops)
-}
-
-fn hunks(ops: &[Op], x: &[&str], y: &[&str]) -> Vec<String> {
-    // Positions in `ops` of changes, grouped when their context would touch.
-    let changes: Vec<usize> = (0..ops.len()).filter(|&k| ops[k] != Op::Same).collect();
-    let mut groups: Vec<(usize, usize)> = Vec::new();
-    for &k in &changes {
-        match groups.last_mut() {
-            Some((_, end)) if k <= *end + 2 * CONTEXT + 1 => *end = k,
-            _ => groups.push((k, k)),
-        }
-    }
-    // Line numbers in x and y before each op.
-    let mut at = Vec::with_capacity(ops.len() + 1);
-    let (mut i, mut j) = (0usize, 0usize);
-    for op in ops {
-        at.push((i, j));
-        match op {
-            Op::Same => {
-                i += 1;
-                j += 1;
-            }
-            Op::Del => i += 1,
-            Op::Add => j += 1,
-        }
-    }
-    at.push((i, j));
+    let diff = TextDiff::configure().timeout(DEADLINE).diff_lines(a, b);
     let mut out = Vec::new();
-    for (first, last) in groups {
-        let start = first.saturating_sub(CONTEXT);
-        let end = (last + CONTEXT + 1).min(ops.len());
-        let (xs, ys) = at[start];
-        let (xe, ye) = at[end];
-        out.push(format!(
-            "@@ -{} +{} @@",
-            range(xs, xe - xs),
-            range(ys, ye - ys)
-        ));
-        for k in start..end {
-            let (i, j) = at[k];
-            out.push(match ops[k] {
-                Op::Same => format!(" {}", x[i]),
-                Op::Del => format!("-{}", x[i]),
-                Op::Add => format!("+{}", y[j]),
-            });
+    for hunk in diff.unified_diff().context_radius(CONTEXT).iter_hunks() {
+        out.push(hunk.header().to_string().trim_end().to_owned());
+        for change in hunk.iter_changes() {
+            let sign = match change.tag() {
+                ChangeTag::Equal => ' ',
+                ChangeTag::Delete => '-',
+                ChangeTag::Insert => '+',
+            };
+            let line = change.as_str().unwrap_or_default();
+            out.push(format!("{sign}{}", line.strip_suffix('\n').unwrap_or(line)));
         }
     }
     out
-}
-
-/// `start,len` as diff(1) prints it (1-based; an empty range names the line before).
-fn range(start: usize, len: usize) -> String {
-    match len {
-        0 => format!("{start},0"),
-        1 => format!("{}", start + 1),
-        _ => format!("{},{len}", start + 1),
-    }
 }
 
 #[cfg(test)]
