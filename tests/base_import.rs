@@ -305,25 +305,12 @@ fn wrong_checksums_truncated_archives_and_bad_manifests_are_refused() {
     fs::remove_dir_all(root).unwrap();
 }
 
-/// The smallest file the import takes for a UEFI loader: an amd64 PE image of an EFI
-/// application, then `payload`.
-fn efi_app(payload: &[u8]) -> Vec<u8> {
-    let mut bytes = vec![0u8; 0x80 + 24 + 70];
-    bytes[..2].copy_from_slice(b"MZ");
-    bytes[0x3c..0x40].copy_from_slice(&0x80u32.to_le_bytes());
-    bytes[0x80..0x84].copy_from_slice(b"PE\0\0");
-    bytes[0x84..0x86].copy_from_slice(&0x8664u16.to_le_bytes());
-    bytes[0x80 + 24 + 68..][..2].copy_from_slice(&10u16.to_le_bytes());
-    bytes.extend_from_slice(payload);
-    bytes
-}
-
 #[test]
 fn a_given_loader_becomes_boot_loader_efi_of_any_base() {
     let root = temp();
     let store = Store::open(root.join("store")).unwrap();
     let loader = root.join("loader.efi");
-    let bytes = efi_app(b"fruix test loader");
+    let bytes = common::efi_app(b"fruix test loader");
     fs::write(&loader, &bytes).unwrap();
     let shipped = |items: &freebsd::BaseItems, file: &str| {
         fs::read(store.physical(&items.bootloader).join(file)).unwrap()
@@ -397,7 +384,7 @@ fn a_loader_that_is_missing_or_not_an_efi_application_is_refused() {
         "is not a PE/EFI image: it does not start with `MZ`",
     );
     let arm = root.join("arm64.efi");
-    let mut bytes = efi_app(b"");
+    let mut bytes = common::efi_app(b"");
     bytes[0x84..0x86].copy_from_slice(&0xaa64u16.to_le_bytes());
     fs::write(&arm, &bytes).unwrap();
     refused(&arm, "is a PE image for machine 0xaa64, not for amd64");

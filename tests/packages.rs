@@ -188,7 +188,7 @@ fn the_test_http_server_serves_a_directory_and_injects_faults() {
 
 use common::http::{Fault, TestServer};
 use fruix_core::image::materialize_bhyve_image_with;
-use fruix_core::image::ufs::{FileType, Ufs};
+use fruix_core::image::ufs::FileType;
 use fruix_core::system::{build_system_with, PackageOptions};
 use fruix_core::{PackageRepository, User};
 use std::collections::HashMap;
@@ -337,14 +337,9 @@ fn pkg_packages_from_an_http_repository_reach_the_image_and_the_lock_works_offli
         "{activate}"
     );
 
-    // The image's root file system (the root partition's range of the image item's
-    // disk.img), through our UFS reader...
-    let root_partition = artifact
-        .spec
-        .partition(fruix_core::image::PartitionKind::FreebsdUfs)
-        .unwrap();
+    // The image's root file system, through our UFS reader...
+    let mut ufs = common::image_root(&store, &artifact);
     let root_img = store.physical(&artifact.image).join("disk.img");
-    let mut ufs = Ufs::open(fs::File::open(&root_img).unwrap(), root_partition.offset()).unwrap();
     let mut stat = |path: &str| {
         let (ino, _) = fruix_core::links::resolve(&mut ufs, path.as_bytes()).unwrap();
         ufs.stat(ino).unwrap()
@@ -368,7 +363,7 @@ fn pkg_packages_from_an_http_repository_reach_the_image_and_the_lock_works_offli
 
     // ... and through The Sleuth Kit.
     let img = root_img.to_str().unwrap();
-    let sectors = root_partition.offset() / 512;
+    let sectors = common::image_root_sectors(&artifact);
     let listed = fls(img, sectors);
     let item_path = |name: &str, file: &str| {
         let (path, _) = listed

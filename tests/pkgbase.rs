@@ -10,7 +10,7 @@ use common::http::TestServer;
 use fruix_core::freebsd::pkgbase::{materialize as materialize_pkgbase, BasePackage};
 use fruix_core::freebsd::{self, materialize_base, BaseError};
 use fruix_core::image::materialize_bhyve_image_with;
-use fruix_core::image::ufs::{FileType, Ufs};
+use fruix_core::image::ufs::FileType;
 use fruix_core::image::verify::verify_image;
 use fruix_core::pkg::create::{Meta, PackageWriter, RepoWriter};
 use fruix_core::pkg::Dependency;
@@ -24,18 +24,6 @@ use std::path::Path;
 
 const SCHG: u32 = 0x2_0000;
 const REPO: &str = "FreeBSD-base";
-
-/// An amd64 PE32+ image of an EFI application, then `payload`.
-fn efi_app(payload: &[u8]) -> Vec<u8> {
-    let mut bytes = vec![0u8; 0x80 + 24 + 70];
-    bytes[..2].copy_from_slice(b"MZ");
-    bytes[0x3c..0x40].copy_from_slice(&0x80u32.to_le_bytes());
-    bytes[0x80..0x84].copy_from_slice(b"PE\0\0");
-    bytes[0x84..0x86].copy_from_slice(&0x8664u16.to_le_bytes());
-    bytes[0x80 + 24 + 68..][..2].copy_from_slice(&10u16.to_le_bytes());
-    bytes.extend_from_slice(payload);
-    bytes
-}
 
 fn base_package(name: &str) -> PackageWriter {
     let mut p = PackageWriter::new(name, "15.0");
@@ -91,7 +79,7 @@ fn add_tree(p: &mut PackageWriter, root: &Path, dir: &Path, inodes: &mut HashMap
         } else {
             inodes.insert(md.ino(), rel.clone());
             let bytes = if rel == "boot/loader.efi" {
-                efi_app(b"pkgbase loader")
+                common::efi_app(b"pkgbase loader")
             } else {
                 fs::read(&path).unwrap()
             };
@@ -208,7 +196,7 @@ fn a_pkgbase_base_is_sliced_locked_and_boots_into_a_verified_image() {
     assert!(!runtime.join("boot").exists());
     assert_eq!(
         fs::read(bootloader.join("boot/loader.efi")).unwrap(),
-        efi_app(b"pkgbase loader")
+        common::efi_app(b"pkgbase loader")
     );
     assert!(bootloader.join("boot/lua/loader.lua").is_file());
     assert!(!bootloader.join("boot/kernel").exists());
@@ -225,13 +213,7 @@ fn a_pkgbase_base_is_sliced_locked_and_boots_into_a_verified_image() {
     );
 
     // Owners, modes and flags from the packages, in the image's root file system.
-    // The root file system is the root partition's range of the image item's disk.img.
-    let root_partition = artifact
-        .spec
-        .partition(fruix_core::image::PartitionKind::FreebsdUfs)
-        .unwrap();
-    let disk = store.physical(&artifact.image).join("disk.img");
-    let mut ufs = Ufs::open(fs::File::open(&disk).unwrap(), root_partition.offset()).unwrap();
+    let mut ufs = common::image_root(&store, &artifact);
     let mut stat = |path: &str| {
         let (ino, _) = fruix_core::links::resolve(&mut ufs, path.as_bytes()).unwrap();
         ufs.stat(ino).unwrap()

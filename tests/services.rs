@@ -5,7 +5,7 @@
 //! backend's image is the default system's, checked in `tests/image.rs`.)
 
 use fruix_core::image::programs::MissingPrograms;
-use fruix_core::image::ufs::{FileType, Ufs};
+use fruix_core::image::ufs::FileType;
 use fruix_core::image::verify::verify_image;
 use fruix_core::image::{materialize_bhyve_image, ImageArtifact, ImageError};
 use fruix_core::store::{Store, StorePath};
@@ -254,13 +254,7 @@ fn the_rc_d_image_has_a_script_per_service_that_sh_and_rcorder_accept() {
     // The root file system is the root partition's range of the image item's disk.img.
     let root_item: StorePath = md.root_store_path.parse().unwrap();
     assert_eq!(root_item, b.artifact.image);
-    let root = b
-        .artifact
-        .spec
-        .partition(fruix_core::image::PartitionKind::FreebsdUfs)
-        .unwrap();
-    let disk = b.store.physical(&root_item).join("disk.img");
-    let mut ufs = Ufs::open(fs::File::open(disk).unwrap(), root.offset()).unwrap();
+    let mut ufs = common::image_root(&b.store, &b.artifact);
     for (name, text) in &local {
         let path = format!("/usr/local/etc/rc.d/{name}");
         let (ino, _) = fruix_core::links::resolve(&mut ufs, path.as_bytes()).unwrap();

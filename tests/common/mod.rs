@@ -46,6 +46,44 @@ pub fn process_scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// The smallest file the base import takes for a UEFI loader: an amd64 PE32+ image of an
+/// EFI application, then `payload`.
+pub fn efi_app(payload: &[u8]) -> Vec<u8> {
+    let mut bytes = vec![0u8; 0x80 + 24 + 70];
+    bytes[..2].copy_from_slice(b"MZ");
+    bytes[0x3c..0x40].copy_from_slice(&0x80u32.to_le_bytes());
+    bytes[0x80..0x84].copy_from_slice(b"PE\0\0");
+    bytes[0x84..0x86].copy_from_slice(&0x8664u16.to_le_bytes());
+    bytes[0x80 + 24 + 68..][..2].copy_from_slice(&10u16.to_le_bytes());
+    bytes.extend_from_slice(payload);
+    bytes
+}
+
+/// An image's root file system, read in place: the root partition's range of the image
+/// item's `disk.img` (there is no separate root item).
+pub fn image_root(
+    store: &Store,
+    artifact: &fruix_core::image::ImageArtifact,
+) -> fruix_core::image::ufs::Ufs<fs::File> {
+    let root = artifact
+        .spec
+        .partition(fruix_core::image::PartitionKind::FreebsdUfs)
+        .expect("the image has a UFS2 root partition");
+    let disk = store.physical(&artifact.image).join("disk.img");
+    fruix_core::image::ufs::Ufs::open(fs::File::open(disk).unwrap(), root.offset()).unwrap()
+}
+
+/// Where an image's root file system starts in its `disk.img`, in 512-byte sectors (for
+/// The Sleuth Kit's `-o`).
+pub fn image_root_sectors(artifact: &fruix_core::image::ImageArtifact) -> u64 {
+    artifact
+        .spec
+        .partition(fruix_core::image::PartitionKind::FreebsdUfs)
+        .expect("the image has a UFS2 root partition")
+        .offset()
+        / 512
+}
+
 /// Removes a tree that holds read-only directories (as store items and images are written).
 pub fn remove_read_only_tree(root: &Path) {
     Command::new("chmod")
