@@ -6,7 +6,7 @@ mod common;
 
 use common::child_process::{self, output_text as text};
 use fruix_core::image::verify::verify_image;
-use fruix_core::image::{materialize_bhyve_image, ImageArtifact, ImageError};
+use fruix_core::image::{materialize_bhyve_image, ImageError};
 use fruix_core::store::{Store, StorePath};
 use fruix_core::{ByteSize, ImageSize};
 use std::collections::HashMap;
@@ -15,26 +15,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-struct Built {
-    store: Store,
-    artifact: ImageArtifact,
-    dir: PathBuf,
-}
-
 /// One image shared by the tests of this file (built once, in-process, through the
 /// library: no CLI involved).
-fn built() -> &'static Built {
-    static BUILT: OnceLock<Built> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let dir = common::process_scratch("image");
-        let store = Store::open(dir.join("store")).unwrap();
-        let artifact = materialize_bhyve_image(&fruix_systems::fruix_freebsd(), &store).unwrap();
-        Built {
-            store,
-            artifact,
-            dir,
-        }
-    })
+fn built() -> &'static common::BuiltImage {
+    static BUILT: OnceLock<common::BuiltImage> = OnceLock::new();
+    BUILT.get_or_init(|| common::build_image("image", &fruix_systems::fruix_freebsd()))
 }
 
 fn tool(name: &str, args: &[&str]) -> Output {

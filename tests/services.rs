@@ -7,7 +7,7 @@
 use fruix_core::image::programs::MissingPrograms;
 use fruix_core::image::ufs::FileType;
 use fruix_core::image::verify::verify_image;
-use fruix_core::image::{materialize_bhyve_image, ImageArtifact, ImageError};
+use fruix_core::image::{materialize_bhyve_image, ImageError};
 use fruix_core::store::{Store, StorePath};
 use fruix_core::system::rcorder::{self, RcHeader};
 use fruix_core::system::{rcd, SystemError};
@@ -24,26 +24,10 @@ fn temp(tag: &str) -> PathBuf {
     common::scratch(&format!("services-{tag}"))
 }
 
-struct Built {
-    store: Store,
-    artifact: ImageArtifact,
-    dir: PathBuf,
-}
-
 /// The rc.d backend's image, built once for this file.
-fn built() -> &'static Built {
-    static BUILT: OnceLock<Built> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let dir = common::process_scratch("services-rc");
-        let store = Store::open(dir.join("store")).unwrap();
-        let artifact = materialize_bhyve_image(&fruix_systems::fruix_freebsd_rc(), &store)
-            .unwrap_or_else(|e| panic!("{e}"));
-        Built {
-            store,
-            artifact,
-            dir,
-        }
-    })
+fn built() -> &'static common::BuiltImage {
+    static BUILT: OnceLock<common::BuiltImage> = OnceLock::new();
+    BUILT.get_or_init(|| common::build_image("services-rc", &fruix_systems::fruix_freebsd_rc()))
 }
 
 /// FreeBSD's milestones as `rcorder` sees them, headers as in `libexec/rc/rc.d` (LOGIN,

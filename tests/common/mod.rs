@@ -46,6 +46,31 @@ pub fn process_scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// An image built once per test binary into its own store, in a [`process_scratch`]
+/// directory that also holds the tests' scratch files.
+pub struct BuiltImage {
+    /// The store the image was built into.
+    pub store: Store,
+    /// The built image.
+    pub artifact: fruix_core::image::ImageArtifact,
+    /// The scratch directory (the store is `dir/store`).
+    pub dir: PathBuf,
+}
+
+/// Builds `os`'s image into a fresh store in `process_scratch(name)`; the tests keep the
+/// result in a `static OnceLock`.
+pub fn build_image(name: &str, os: &fruix_core::OperatingSystem) -> BuiltImage {
+    let dir = process_scratch(name);
+    let store = Store::open(dir.join("store")).unwrap();
+    let artifact = fruix_core::image::materialize_bhyve_image(os, &store)
+        .unwrap_or_else(|e| panic!("building {name}: {e}"));
+    BuiltImage {
+        store,
+        artifact,
+        dir,
+    }
+}
+
 /// The smallest file the base import takes for a UEFI loader: an amd64 PE32+ image of an
 /// EFI application, then `payload`.
 pub fn efi_app(payload: &[u8]) -> Vec<u8> {
